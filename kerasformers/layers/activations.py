@@ -1,0 +1,44 @@
+"""Activation names as they appear in Google, bert4keras and HuggingFace configs."""
+import keras
+from keras import ops
+
+
+def _gelu_erf(x):
+    return keras.activations.gelu(x, approximate=False)
+
+
+def _gelu_tanh(x):
+    return keras.activations.gelu(x, approximate=True)
+
+
+def _squared_relu(x):
+    return ops.square(ops.relu(x))
+
+
+_ALIASES = {
+    "gelu": _gelu_erf,
+    "gelu_erf": _gelu_erf,
+    "gelu_new": _gelu_tanh,
+    "gelu_tanh": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "swish": keras.activations.silu,
+    "silu": keras.activations.silu,
+    "relu2": _squared_relu,
+    "squared_relu": _squared_relu,
+}
+
+
+def get_activation(name):
+    """Resolve a config activation name (or a callable) to a function."""
+    if callable(name):
+        return name
+    if name is None:
+        return keras.activations.linear
+    key = str(name).lower()
+    if key in _ALIASES:
+        return _ALIASES[key]
+    try:
+        return keras.activations.get(key)
+    except ValueError as error:
+        raise ValueError(f"Unknown activation {name!r} (known aliases: {sorted(_ALIASES)})") from error

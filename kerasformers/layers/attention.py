@@ -1,0 +1,131 @@
+"""Multi-head attention with the position schemes used by bert4keras's model zoo.
+
+Shapes: B batch, T query length, S key length, N heads, H head size, K key size.
+"""
+import keras
+from keras import ops
+
+from .rotary import apply_rotary
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class MultiHeadAttention(keras.layers.Layer):
+    """Attention over ``[q, k, v]`` (B, T|S, dim) with an additive bias (B|1, N|1, T, S).
+
+    Position schemes (``p_bias`` with the matching ``position_bias`` tensor):
+      * ``'rotary'`` – RoFormer: rotate q and k by a sinusoidal table (B|1, T, K);
+        self-attention only, q and k share positions.
+      * ``'typical_relative'`` – NEZHA: relative embeddings (T, S, K) added to keys and values.
+      * ``'t5_relative'`` – T5: an additive bias (1, N, T, S) folded into ``attention_bias``.
+
+    KV cache: pass ``cache`` (B, 2, S_max, N, ·) and ``cache_index`` (scalar) to write this
+    step's keys/values at ``cache_index`` and attend over the whole cache (the caller's bias
+    hides slots not yet written); the call then returns ``(output, new_cache)``. With
+    ``cache_index=None`` the cache is used read-only as precomputed keys/values
+    (T5 cross-attention). The fused ``ops.dot_product_attention`` kernel is used whenever
+    no score-level feature (relative values, dropout, residual scores) is needed.
+    """
+
+    def __init__(self, heads, head_size, out_dim=None, key_size=None, use_bias=True,
+                 attention_scale=True, attention_dropout=0.0, kernel_initializer="glorot_uniform",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.heads = heads
+        self.head_size = head_size
+        self.out_dim = out_dim
+        self.key_size = key_size or head_size
+        self.use_bias = use_bias
+        self.attention_scale = attention_scale
+        self.attention_dropout = attention_dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        dense = dict(use_bias=use_bias, kernel_initializer=self.kernel_initializer)
+        self.q_dense = keras.layers.Dense(self.key_size * heads, name="q_dense", **dense)
+        self.k_dense = keras.layers.Dense(self.key_size * heads, name="k_dense", **dense)
+        self.v_dense = keras.layers.Dense(head_size * heads, name="v_dense", **dense)
+        self.dropout = keras.layers.Dropout(attention_dropout)
+
+    def build(self, input_shape):
+        q_shape, k_shape, v_shape = input_shape[:3]
+        self.q_dense.build(q_shape)
+        self.k_dense.build(k_shape)
+        self.v_dense.build(v_shape)
+        self.o_dense = keras.layers.Dense(self.out_dim or q_shape[-1], use_bias=self.use_bias,
+                                          kernel_initializer=self.kernel_initializer, name="o_dense")
+        self.o_dense.build(tuple(q_shape[:-1]) + (self.heads * self.head_size,))
+
+    def _split_heads(self, x, size):
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1], self.heads, size))  # (B, L, N, size)
+
+    def call(self, inputs, attention_bias=None, position_bias=None, p_bias=None, cache=None,
+             cache_index=None, previous_scores=None, return_scores=False, training=None):
+        q, k, v = inputs[:3]
+        qw = self._split_heads(self.q_dense(q), self.key_size)
+        if cache is not None and cache_index is None:  # precomputed keys/values
+            kw, vw = cache[:, 0], cache[:, 1]
+        else:
+            kw = self._split_heads(self.k_dense(k), self.key_size)
+            vw = self._split_heads(self.v_dense(v), self.head_size)
+        if p_bias == "rotary":
+            qw = apply_rotary(ops.expand_dims(position_bias, 2), qw)
+            if cache is None or cache_index is not None:
+                kw = apply_rotary(ops.expand_dims(position_bias, 2), kw)
+        if p_bias == "t5_relative":
+            attention_bias = position_bias if attention_bias is None else attention_bias + position_bias
+        new_cache = None
+        if cache is not None and cache_index is not None:
+            start = (0, 0, cache_index, 0, 0)
+            new_cache = ops.slice_update(cache, start, ops.stack([kw, vw], axis=1))
+            kw, vw = new_cache[:, 0], new_cache[:, 1]
+        if attention_bias is not None:
+            attention_bias = ops.cast(attention_bias, qw.dtype)
+
+        scale = 1.0 / float(self.key_size) ** 0.5 if self.attention_scale else 1.0
+        needs_scores = (p_bias == "typical_relative" or previous_scores is not None or return_scores
+                        or (self.attention_dropout and training) or self.key_size != self.head_size)
+        scores = None
+        if needs_scores:
+            out, scores = self._attend(qw, kw, vw, attention_bias, position_bias, p_bias, scale,
+                                       previous_scores, training)
+        else:
+            out = ops.dot_product_attention(qw, kw, vw, bias=attention_bias, scale=scale)
+        out_shape = ops.shape(out)
+        out = self.o_dense(ops.reshape(out, (out_shape[0], out_shape[1], self.heads * self.head_size)))
+        extras = [x for x in (new_cache, scores if return_scores else None) if x is not None]
+        return (out, *extras) if extras else out
+
+    def _attend(self, qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores,
+                training):
+        """Explicit softmax attention; returns (B, T, N, H) and the pre-softmax scores."""
+        scores = ops.einsum("btnk,bsnk->bnts", qw, kw)
+        if p_bias == "typical_relative":
+            scores = scores + ops.einsum("btnk,tsk->bnts", qw, ops.cast(position_bias, qw.dtype))
+        scores = scores * scale
+        if previous_scores is not None:
+            scores = scores + previous_scores
+        if attention_bias is not None:
+            scores = scores + attention_bias
+        probs = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), qw.dtype)
+        probs = self.dropout(probs, training=training)
+        out = ops.einsum("bnts,bsnh->btnh", probs, vw)
+        if p_bias == "typical_relative":
+            out = out + ops.einsum("bnts,tsh->btnh", probs, ops.cast(position_bias, qw.dtype))
+        return out, scores
+
+    def compute_output_spec(self, inputs, **kwargs):
+        q = inputs[0]
+        out = keras.KerasTensor(tuple(q.shape[:-1]) + (self.out_dim or q.shape[-1],), dtype=self.compute_dtype)
+        extras = []
+        cache = kwargs.get("cache")
+        if cache is not None and kwargs.get("cache_index") is not None:
+            extras.append(keras.KerasTensor(cache.shape, dtype=cache.dtype))
+        if kwargs.get("return_scores"):
+            k_len = inputs[1].shape[1]
+            extras.append(keras.KerasTensor((q.shape[0], self.heads, q.shape[1], k_len), dtype=self.compute_dtype))
+        return (out, *extras) if extras else out
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "head_size": self.head_size,
+                "out_dim": self.out_dim, "key_size": self.key_size, "use_bias": self.use_bias,
+                "attention_scale": self.attention_scale, "attention_dropout": self.attention_dropout,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}

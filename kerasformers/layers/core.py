@@ -1,0 +1,47 @@
+"""Small building blocks used by the model templates."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class BiasAdd(keras.layers.Layer):
+    """Adds a learned bias over the last axis (BERT's ``cls/predictions/output_bias``)."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(name="bias", shape=(input_shape[-1],), initializer="zeros")
+
+    def call(self, x):
+        return x + ops.cast(self.bias, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class TakeToken(keras.layers.Layer):
+    """(B, T, D) → (B, D): the hidden state at a fixed position (``[CLS]`` for poolers)."""
+
+    def __init__(self, index=0, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, x):
+        return x[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class Scale(keras.layers.Layer):
+    """Multiplies by a constant (e.g. the sqrt(d) embedding scale of some families)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * ops.cast(self.factor, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

@@ -1,0 +1,79 @@
+"""Token and learned position embeddings."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class Embedding(keras.layers.Embedding):
+    """Token embedding that doubles as the tied output projection.
+
+    ``mode='embedding'``: ids (batch, seq) → vectors (batch, seq, dim).
+    ``mode='dense'``: hidden states (batch, seq, dim) → logits x·Eᵀ (batch, seq, vocab),
+    which is how BERT's MLM head and GPT's LM head reuse the input embedding.
+    """
+
+    def call(self, inputs, mode="embedding"):
+        if mode == "dense":
+            kernel = ops.cast(self.embeddings, self.compute_dtype)
+            return ops.matmul(ops.cast(inputs, self.compute_dtype), ops.transpose(kernel))
+        return super().call(ops.cast(inputs, "int32"))
+
+    def compute_output_shape(self, input_shape, mode="embedding"):
+        if mode == "dense":
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return super().compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, mode="embedding"):
+        shape = self.compute_output_shape(inputs.shape, mode=mode)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned absolute positions, merged into the input.
+
+    Call with ``x`` (batch, seq, dim), or with ``[x, position_ids]`` when
+    ``custom_position_ids=True`` (position_ids: (batch or 1, seq) ints).
+    ``merge_mode``: 'add' (BERT), 'mul', or 'zero' (return the position vectors only).
+    """
+
+    def __init__(self, input_dim, output_dim, merge_mode="add", custom_position_ids=False,
+                 embeddings_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if merge_mode not in ("add", "mul", "zero"):
+            raise ValueError(f"merge_mode must be 'add', 'mul' or 'zero', got {merge_mode!r}")
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.merge_mode = merge_mode
+        self.custom_position_ids = custom_position_ids
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer)
+
+    def call(self, inputs):
+        if self.custom_position_ids:
+            x, position_ids = inputs
+            position_embeddings = ops.take(self.embeddings, ops.cast(position_ids, "int32"), axis=0)
+        else:
+            x = inputs
+            seq_len = ops.shape(x)[1]
+            position_embeddings = ops.expand_dims(self.embeddings[:seq_len], 0)  # (1, seq, dim)
+        position_embeddings = ops.cast(position_embeddings, self.compute_dtype)
+        if self.merge_mode == "add":
+            return x + position_embeddings
+        if self.merge_mode == "mul":
+            return x * (position_embeddings + 1.0)
+        return ops.broadcast_to(position_embeddings, ops.shape(x)[:2] + (self.output_dim,))
+
+    def compute_output_shape(self, input_shape):
+        if self.custom_position_ids:
+            input_shape = input_shape[0]
+        return tuple(input_shape[:2]) + (self.output_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "merge_mode": self.merge_mode, "custom_position_ids": self.custom_position_ids,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}

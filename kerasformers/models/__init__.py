@@ -1,0 +1,20 @@
+"""Model families and `build_transformer_model` (bert4keras's ``bert4keras.models``).
+
+Each family module registers its keys on import; add new families below.
+"""
+from .builder import build_transformer_model, read_config
+from .registry import MODELS, get_model_class, register_model
+from .transformer import LM_Mask, Transformer, UniLM_Mask, with_application
+from .bert import BERT
+
+
+def extend_with_language_model(model_class):
+    """bert4keras name: the family with a causal (LM) attention mask."""
+    return with_application(model_class, "lm")
+
+
+def extend_with_unified_language_model(model_class):
+    """bert4keras name: the family with the UniLM seq2seq attention mask."""
+    return with_application(model_class, "unilm")
+from .gpt import GPT
+from .gpt2 import GPT2

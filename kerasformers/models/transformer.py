@@ -1,0 +1,283 @@
+"""The `Transformer` template every model family subclasses.
+
+Building is a fixed recipe with overridable steps:
+
+    inputs  = get_inputs()
+    x       = apply_embeddings(inputs)
+    x       = apply_main_layers(x, i)        for i in range(num_hidden_layers)
+    outputs = apply_final_layers(x)
+
+Layers are created through `apply(...)`, which keeps one layer per name, so a family
+that shares layers (ALBERT) simply reuses a name. Weights are described once, in the
+family's original TF1 variable names (`variable_mapping`); HuggingFace checkpoints are
+translated into those names by the family's name map before loading.
+"""
+import logging
+
+import keras
+import numpy as np
+from keras import ops
+
+from ..checkpoints import CheckpointError, open_checkpoint, write_tf1_checkpoint
+from ..layers import (CausalBias, LayerNormalization, PaddingBias, SumBiases, UniLMBias)
+
+logger = logging.getLogger(__name__)
+
+
+class Transformer:
+    """Base class: holds the config, the named layers and the weight-loading logic.
+
+    ``name_map`` (a module with ``hf_to_tf1``/``tf1_to_hf``) translates HuggingFace
+    variable names; families without a HuggingFace layout leave it ``None``.
+    """
+
+    name_map = None
+    #: TF1 variables whose first axis is the vocabulary (sliced by keep_tokens, extended by compound_tokens).
+    vocab_variables = ()
+
+    def __init__(self, vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+                 intermediate_size, hidden_act="gelu", dropout_rate=0.0, attention_dropout_rate=0.0,
+                 embedding_size=None, attention_head_size=None, attention_key_size=None,
+                 sequence_length=None, keep_tokens=None, compound_tokens=None,
+                 residual_attention_scores=False, ignore_invalid_weights=False,
+                 layer_norm_cond=None, layer_norm_cond_hidden_size=None,
+                 layer_norm_cond_hidden_act=None, additional_input_layers=None, pad_token_id=0,
+                 layer_norm_eps=1e-12, hf_position_offset=None, prefix=None, name=None, **kwargs):
+        if keep_tokens is not None:
+            vocab_size = len(keep_tokens)
+        if compound_tokens is not None:
+            vocab_size += len(compound_tokens)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.attention_head_size = attention_head_size or hidden_size // num_attention_heads
+        self.attention_key_size = attention_key_size or self.attention_head_size
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.dropout_rate = dropout_rate or 0.0
+        self.attention_dropout_rate = attention_dropout_rate or 0.0
+        self.embedding_size = embedding_size or hidden_size
+        self.sequence_length = sequence_length
+        self.keep_tokens = None if keep_tokens is None else np.asarray(keep_tokens, dtype="int64")
+        self.compound_tokens = compound_tokens
+        self.residual_attention_scores = residual_attention_scores
+        self.ignore_invalid_weights = ignore_invalid_weights
+        self.layer_norm_conds = [layer_norm_cond, layer_norm_cond_hidden_size,
+                                 layer_norm_cond_hidden_act or "linear"]
+        self.additional_input_layers = additional_input_layers
+        self.pad_token_id = pad_token_id
+        self.layer_norm_eps = layer_norm_eps
+        self.hf_position_offset = hf_position_offset  # RoBERTa-style HF position tables start late
+        self.prefix = prefix or ""
+        self.name = name
+        self.extra_config = kwargs
+        self.attention_bias = None
+        self.position_bias = None
+        self.attention_scores = None
+        self.layers = {}
+        self.built = False
+
+    # ------------------------------------------------------------------ template
+    def build(self, **kwargs):
+        """Create the Keras model once; ``self.model`` afterwards."""
+        if self.built:
+            return self.model
+        inputs = self.get_inputs()
+        model_inputs = inputs if isinstance(inputs, list) else [inputs]
+        if self.additional_input_layers is not None:
+            extra = self.additional_input_layers
+            model_inputs = model_inputs + (list(extra) if isinstance(extra, (list, tuple)) else [extra])
+        outputs = self.call(inputs)
+        self.inputs, self.outputs = model_inputs, outputs
+        self.model = keras.Model(model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs,
+                                 name=self.name)
+        self.built = True
+        return self.model
+
+    def call(self, inputs):
+        x = self.apply_embeddings(inputs)
+        for index in range(self.num_hidden_layers):
+            x = self.apply_main_layers(x, index)
+        return self.apply_final_layers(x)
+
+    def get_inputs(self):
+        raise NotImplementedError
+
+    def apply_embeddings(self, inputs):
+        raise NotImplementedError
+
+    def apply_main_layers(self, inputs, index):
+        raise NotImplementedError
+
+    def apply_final_layers(self, inputs):
+        raise NotImplementedError
+
+    def variable_mapping(self):
+        """``{keras_layer_name: [TF1 variable names in the order of layer.weights]}``."""
+        return {}
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def prefixed(self, name):
+        return self.prefix + name
+
+    def apply(self, inputs=None, layer=None, arguments=None, **kwargs):
+        """Create (first call) or reuse (later calls) the layer called ``name``, then call it.
+
+        Dropout with rate 0 is skipped entirely so inference graphs stay lean.
+        """
+        if layer is keras.layers.Dropout and not kwargs.get("rate"):
+            return inputs
+        name = self.prefixed(kwargs.pop("name"))
+        if name not in self.layers:
+            kwargs["name"] = name
+            self.layers[name] = layer(**kwargs)
+        if inputs is None:
+            return self.layers[name]
+        return self.layers[name](inputs, **(arguments or {}))
+
+    def layer_norm(self, x, name, **kwargs):
+        """LayerNorm that becomes conditional when the model was given ``layer_norm_cond``."""
+        cond, hidden_units, hidden_act = self.layer_norm_conds
+        kwargs.setdefault("epsilon", self.layer_norm_eps)
+        if cond is None:
+            return self.apply(x, LayerNormalization, name=name, **kwargs)
+        return self.apply([x, cond], LayerNormalization, name=name, conditional=True,
+                          hidden_units=hidden_units, hidden_activation=hidden_act,
+                          hidden_initializer=self.initializer, **kwargs)
+
+    @property
+    def initializer(self):
+        return keras.initializers.TruncatedNormal(stddev=0.02)
+
+    def compute_attention_bias(self, inputs=None):
+        """Padding bias (B, 1, 1, S) from the token ids; application mixins add theirs."""
+        if self.attention_bias is None:
+            token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            self.attention_bias = self.apply(token_ids, PaddingBias, name="Attention-Padding-Bias",
+                                             pad_id=self.pad_token_id)
+        return self.attention_bias
+
+    def compute_position_bias(self, inputs=None):
+        return self.position_bias
+
+    # ------------------------------------------------------------------ weights
+    def load_variable(self, reader, name):
+        """Read one TF1-named variable, applying keep_tokens / compound_tokens to vocab axes."""
+        value = np.asarray(reader[name])
+        if name in self.vocab_variables:
+            if self.keep_tokens is not None:
+                value = value[self.keep_tokens]
+            if self.compound_tokens is not None:
+                extra = [np.mean(value[list(ids)], axis=0) for ids in self.compound_tokens]
+                value = np.concatenate([value, np.stack(extra).astype(value.dtype)], axis=0)
+        return value
+
+    def create_variable(self, name, value):
+        """Inverse of `load_variable` for saving: the value written under ``name``."""
+        return value
+
+    def open_weights(self, checkpoint_path):
+        """Open any checkpoint and, if needed, view it under this family's TF1 names."""
+        reader = open_checkpoint(checkpoint_path)
+        wanted = [n for names in self.variable_mapping().values() for n in names]
+        if wanted and not any(n in reader for n in wanted) and self.name_map is not None:
+            from ..checkpoints.maps import RenamedReader
+            reader = RenamedReader(reader, self.name_map.hf_to_tf1(reader.keys(), self))
+        return reader
+
+    def load_weights_from_checkpoint(self, checkpoint_path, mapping=None):
+        """Load every mapped variable; a missing variable or a wrong shape is an error
+        naming the variable, both shapes and the file (unless ``ignore_invalid_weights``)."""
+        reader = self.open_weights(checkpoint_path)
+        mapping = mapping or self.variable_mapping()
+        problems, assignments = [], []
+        for layer_name, names in mapping.items():
+            layer = self.layers.get(self.prefixed(layer_name))
+            if layer is None:
+                continue  # e.g. the pooler when with_pool=False
+            variables = layer.weights
+            if len(variables) < len(names):
+                raise CheckpointError(
+                    f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
+                    f"{len(names)} variables {names}")
+            # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
+            variables = variables[:len(names)]
+            for variable, ckpt_name in zip(variables, names):
+                if ckpt_name not in reader:
+                    problems.append(f"missing variable {ckpt_name!r} (for {variable.path})")
+                    continue
+                value = self.load_variable(reader, ckpt_name)
+                if tuple(value.shape) != tuple(variable.shape):
+                    problems.append(f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
+                                    f"(for {variable.path}), checkpoint has {tuple(value.shape)}")
+                    continue
+                assignments.append((variable, value))
+        if problems:
+            message = f"cannot load {reader.path}: " + "; ".join(problems)
+            if not self.ignore_invalid_weights:
+                raise CheckpointError(message)
+            logger.warning("ignore_invalid_weights=True, skipped: %s", message)
+        for variable, value in assignments:
+            variable.assign(value.astype(variable.dtype))
+        return reader
+
+    def named_weights(self, mapping=None):
+        """``{TF1 name: np.ndarray}`` of the current weights (what a TF1 checkpoint would hold)."""
+        mapping = mapping or self.variable_mapping()
+        tensors = {}
+        for layer_name, names in mapping.items():
+            layer = self.layers.get(self.prefixed(layer_name))
+            if layer is None:
+                continue
+            for variable, ckpt_name in zip(layer.weights, names):
+                tensors[ckpt_name] = self.create_variable(ckpt_name, ops.convert_to_numpy(variable))
+        return tensors
+
+    def save_weights_as_checkpoint(self, filename, mapping=None, dtype=None):
+        """Write the weights as an original-layout TF1 checkpoint (readable by TensorFlow)."""
+        tensors = self.named_weights(mapping)
+        if dtype is not None:
+            tensors = {k: v.astype(dtype) for k, v in tensors.items()}
+        write_tf1_checkpoint(filename, tensors)
+
+
+# ---------------------------------------------------------------------- applications
+class LM_Mask:
+    """Application mixin: causal language model (position i sees j ≤ i)."""
+
+    def compute_attention_bias(self, inputs=None):
+        if self.attention_bias is None:
+            token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            padding = Transformer.compute_attention_bias(self, inputs)
+            causal = self.apply(token_ids, CausalBias, name="Attention-LM-Bias")
+            self.attention_bias = self.apply([padding, causal], SumBiases, name="Attention-Bias")
+        return self.attention_bias
+
+
+class UniLM_Mask:
+    """Application mixin: UniLM seq2seq (source fully visible, target causal), from segment ids."""
+
+    def compute_attention_bias(self, inputs=None):
+        if self.attention_bias is None:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+                raise ValueError("application='unilm' needs segment ids as the second input "
+                                 "(do not set segment_vocab_size=0)")
+            padding = Transformer.compute_attention_bias(self, inputs)
+            unilm = self.apply(inputs[1], UniLMBias, name="Attention-UniLM-Bias")
+            self.attention_bias = self.apply([padding, unilm], SumBiases, name="Attention-Bias")
+        return self.attention_bias
+
+
+APPLICATIONS = {"encoder": None, "lm": LM_Mask, "unilm": UniLM_Mask}
+
+
+def with_application(model_class, application):
+    """The family class combined with an application mixin ('encoder' | 'lm' | 'unilm')."""
+    key = (application or "encoder").lower()
+    if key not in APPLICATIONS:
+        raise ValueError(f"application must be one of {sorted(APPLICATIONS)}, got {application!r}")
+    mixin = APPLICATIONS[key]
+    if mixin is None:
+        return model_class
+    return type(f"{model_class.__name__}_{mixin.__name__}", (mixin, model_class), {})
