@@ -3,14 +3,17 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="kerasformers")
 def _gelu_erf(x):
     return keras.activations.gelu(x, approximate=False)
 
 
+@keras.saving.register_keras_serializable(package="kerasformers")
 def _gelu_tanh(x):
     return keras.activations.gelu(x, approximate=True)
 
 
+@keras.saving.register_keras_serializable(package="kerasformers")
 def _squared_relu(x):
     return ops.square(ops.relu(x))
 

@@ -173,17 +173,3 @@ class BERT(Transformer):
                             block + "output/dense/kernel", block + "output/dense/bias"]
             mapping[f"{ffn}-Norm"] = [block + "output/LayerNorm/gamma", block + "output/LayerNorm/beta"]
         return mapping
-
-    def config_dict(self):
-        """A Google-style ``bert_config.json`` describing this model (for exports)."""
-        return {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size,
-                "num_hidden_layers": self.num_hidden_layers,
-                "num_attention_heads": self.num_attention_heads,
-                "intermediate_size": self.intermediate_size, "hidden_act": self.hidden_act,
-                "max_position_embeddings": self.max_position,
-                "type_vocab_size": max(self.segment_vocab_size, 1),
-                "hidden_dropout_prob": self.dropout_rate,
-                "attention_probs_dropout_prob": self.attention_dropout_rate,
-                "pad_token_id": self.pad_token_id,
-                "layer_norm_eps": 1e-12}
-

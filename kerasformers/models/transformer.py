@@ -241,6 +241,11 @@ class Transformer:
             tensors = {k: v.astype(dtype) for k, v in tensors.items()}
         write_tf1_checkpoint(filename, tensors)
 
+    def save_weights_as_huggingface(self, directory):
+        """Write ``config.json`` + ``model.safetensors`` that ``transformers`` loads."""
+        from ..checkpoints.export import export_huggingface
+        return export_huggingface(self, directory)
+
 
 # ---------------------------------------------------------------------- applications
 class LM_Mask:

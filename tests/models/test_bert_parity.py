@@ -163,3 +163,34 @@ def test_missing_variable_is_an_error_unless_ignored(tmp_path, batch):
         build_transformer_model(checkpoint_path=str(tmp_path), with_pool=True)
     model = build_transformer_model(checkpoint_path=str(tmp_path), with_pool=True, ignore_invalid_weights=True)
     assert to_numpy(model(list(batch))).shape == (3, 48)
+
+
+def test_export_to_huggingface_folder_loads_in_transformers(pretraining_dir, batch, tmp_path):
+    path, hf_model = pretraining_dir
+    token_ids, segment_ids = batch
+    bert, _ = kf_outputs(path, token_ids, segment_ids)
+    bert.save_weights_as_huggingface(tmp_path / "export")
+    reloaded = transformers.BertForPreTraining.from_pretrained(tmp_path / "export").eval()
+    expected = hf_pretraining_outputs(hf_model, token_ids, segment_ids)
+    actual = hf_pretraining_outputs(reloaded, token_ids, segment_ids)
+    for key in expected:
+        assert_close(actual[key], expected[key], atol=1e-6, what=key)
+
+
+def test_roberta_without_segments_exports_to_bert_layout(tmp_path):
+    torch.manual_seed(8)
+    config = transformers.RobertaConfig(**{**TINY, "max_position_embeddings": TINY["max_position_embeddings"] + 2},
+                                        type_vocab_size=1, pad_token_id=1)
+    hf = transformers.RobertaModel(config, add_pooling_layer=False).eval()
+    hf.save_pretrained(tmp_path / "roberta")
+    model = build_transformer_model(checkpoint_path=str(tmp_path / "roberta"), segment_vocab_size=0,
+                                    return_keras_model=False)
+    model.save_weights_as_huggingface(tmp_path / "export")
+    exported = transformers.BertModel.from_pretrained(tmp_path / "export", add_pooling_layer=False).eval()
+    token_ids, _ = padded_batch(LENGTHS, TINY["vocab_size"], pad_id=1, low=2, seed=9)
+    with torch.no_grad():
+        expected = hf(input_ids=torch.tensor(token_ids, dtype=torch.long),
+                      attention_mask=torch.tensor(token_ids != 1, dtype=torch.long)).last_hidden_state
+        actual = exported(input_ids=torch.tensor(token_ids, dtype=torch.long),
+                          attention_mask=torch.tensor(token_ids != 1, dtype=torch.long)).last_hidden_state
+    assert_close(torch_numpy(actual), torch_numpy(expected), where=token_ids != 1, what="sequence")

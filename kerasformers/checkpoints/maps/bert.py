@@ -4,6 +4,8 @@ torch ``nn.Linear`` stores weights as (out, in); TF1 kernels are (in, out), henc
 transposes. RoBERTa's position table starts at ``pad_token_id + 1`` (rows below are
 never used by right-padded inputs), so its first rows are dropped on the way in.
 """
+import numpy as np
+
 from . import find_prefix, transpose
 
 _LAYER_PARTS = {  # TF1 suffix under bert/encoder/layer_i/ → HF suffix under encoder.layer.i.
@@ -80,6 +82,8 @@ def tf1_to_hf(tf1_names, model):
     for tf1 in tf1_names:
         if tf1 in forward:
             hf, transform = forward[tf1]
+            if tf1 == "bert/embeddings/position_embeddings":
+                transform = None  # exports use BERT's layout: position 0 is row 0
             table["bert." + hf if not hf.startswith("cls.") else hf] = (tf1, transform)
     return table
 
@@ -104,3 +108,28 @@ def raise_unmatched(hf_keys):
     raise CheckpointError(f"these variables do not look like a BERT/RoBERTa checkpoint "
                           f"(no embeddings.word_embeddings.weight under any known prefix); "
                           f"first names: {sample}")
+
+
+def export_extras(tensors, model):
+    """Variables HF requires that a kerasformers BERT may not have."""
+    extras = {}
+    if "bert/embeddings/token_type_embeddings" not in tensors:
+        # segment_vocab_size=0: segment 0's vector was folded into the positions at load.
+        extras["bert.embeddings.token_type_embeddings.weight"] = np.zeros(
+            (1, model.embedding_size), dtype="float32")
+    return extras
+
+
+def hf_config(model, hf_tensors):
+    heads = [name for name in hf_tensors if name.startswith("cls.")]
+    architecture = "BertForPreTraining" if heads else "BertModel"
+    type_vocab = hf_tensors["bert.embeddings.token_type_embeddings.weight"].shape[0]
+    return {"architectures": [architecture], "model_type": "bert", "vocab_size": model.vocab_size,
+            "hidden_size": model.hidden_size, "num_hidden_layers": model.num_hidden_layers,
+            "num_attention_heads": model.num_attention_heads,
+            "intermediate_size": model.intermediate_size, "hidden_act": model.hidden_act,
+            "max_position_embeddings": model.max_position, "type_vocab_size": type_vocab,
+            "hidden_dropout_prob": model.dropout_rate,
+            "attention_probs_dropout_prob": model.attention_dropout_rate,
+            "layer_norm_eps": model.layer_norm_eps, "pad_token_id": model.pad_token_id,
+            "initializer_range": 0.02, "tie_word_embeddings": True}
