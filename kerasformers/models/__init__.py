@@ -18,3 +18,10 @@ def extend_with_unified_language_model(model_class):
     return with_application(model_class, "unilm")
 from .gpt import GPT
 from .gpt2 import GPT2
+from .t5 import T5
+from .nezha import NEZHA
+from .roformer import RoFormer, RoFormerV2
+from .albert import ALBERT, ALBERT_Unshared
+from .electra import ELECTRA
+from .gau_alpha import GAU_alpha
+from .gpt2_ml import GPT2_ML

@@ -12,6 +12,7 @@ that shares layers (ALBERT) simply reuses a name. Weights are described once, in
 family's original TF1 variable names (`variable_mapping`); HuggingFace checkpoints are
 translated into those names by the family's name map before loading.
 """
+import contextlib
 import logging
 
 import keras
@@ -97,8 +98,11 @@ class Transformer:
 
     def call(self, inputs):
         x = self.apply_embeddings(inputs)
-        for index in range(self.num_hidden_layers):
-            x = self.apply_main_layers(x, index)
+        # remat=True: the main layers recompute their activations in the backward pass
+        # (gradient checkpointing) instead of keeping them, trading compute for memory.
+        with keras.RematScope(mode="full") if self.extra_config.get("remat") else contextlib.nullcontext():
+            for index in range(self.num_hidden_layers):
+                x = self.apply_main_layers(x, index)
         return self.apply_final_layers(x)
 
     def get_inputs(self):
@@ -274,11 +278,34 @@ class UniLM_Mask:
         return self.attention_bias
 
 
-APPLICATIONS = {"encoder": None, "lm": LM_Mask, "unilm": UniLM_Mask}
+class Custom_Mask:
+    """Application mixin: a free-form additive attention bias as an extra, last model input.
+
+    ``Input-Attention-Bias`` (B, T, T): 0 where query i may see key j, a large negative
+    number (e.g. -1e9) where not; summed with the padding bias. Prefix LM, permutation
+    LM and other custom masks need nothing else.
+    """
+
+    def get_inputs(self):
+        inputs = super().get_inputs()
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self.custom_attention_bias = keras.Input(shape=(self.sequence_length, self.sequence_length),
+                                                 name=self.prefixed("Input-Attention-Bias"))
+        return inputs + [self.custom_attention_bias]
+
+    def compute_attention_bias(self, inputs=None):
+        if self.attention_bias is None:
+            padding = Transformer.compute_attention_bias(self, inputs)
+            custom = ops.expand_dims(self.custom_attention_bias, 1)  # (B, 1, T, T)
+            self.attention_bias = self.apply([padding, custom], SumBiases, name="Attention-Bias")
+        return self.attention_bias
+
+
+APPLICATIONS = {"encoder": None, "lm": LM_Mask, "unilm": UniLM_Mask, "custom": Custom_Mask}
 
 
 def with_application(model_class, application):
-    """The family class combined with an application mixin ('encoder' | 'lm' | 'unilm')."""
+    """The family class combined with an application mixin ('encoder' | 'lm' | 'unilm' | 'custom')."""
     key = (application or "encoder").lower()
     if key not in APPLICATIONS:
         raise ValueError(f"application must be one of {sorted(APPLICATIONS)}, got {application!r}")

@@ -1,0 +1,53 @@
+"""HuggingFace OpenAI-GPT names ↔ bert4keras's TF1 GPT names (`gpt/...`, BERT-like).
+
+Like GPT-2, HF stores `Conv1D` weights (in, out) with a fused `c_attn` split into
+query/key/value thirds. GPT is post-LN: `ln_1` follows attention, `ln_2` the
+feed-forward. HF's OpenAI-GPT embeds segment ids with the token table (CDial-GPT style:
+build with `shared_segment_embeddings=True`), so there is no separate segment table.
+"""
+from . import find_prefix
+from .gpt2 import _third, invert_fused
+
+_LAYER_NORMS = {"attention/output/LayerNorm": "ln_1", "output/LayerNorm": "ln_2"}
+_DENSES = {
+    "attention/output/dense": "attn.c_proj",
+    "intermediate/dense": "mlp.c_fc",
+    "output/dense": "mlp.c_proj",
+}
+
+
+def hf_to_tf1(hf_keys, model):
+    keys = set(hf_keys)
+    prefix = find_prefix(keys, "tokens_embed.weight", ("", "transformer."))
+    if prefix is None:
+        from ..errors import CheckpointError
+        raise CheckpointError("not an OpenAI-GPT checkpoint: no 'tokens_embed.weight'")
+    table = {
+        "gpt/embeddings/word_embeddings": (prefix + "tokens_embed.weight", None),
+        "gpt/embeddings/position_embeddings": (prefix + "positions_embed.weight", None),
+    }
+    for i in range(model.num_hidden_layers):
+        tf1, hf = f"gpt/transformer/layer_{i}/", f"{prefix}h.{i}."
+        for index, part in enumerate(("query", "key", "value")):
+            table[f"{tf1}attention/self/{part}/kernel"] = (hf + "attn.c_attn.weight", _third(index))
+            table[f"{tf1}attention/self/{part}/bias"] = (hf + "attn.c_attn.bias", _third(index))
+        for tf1_part, hf_part in _LAYER_NORMS.items():
+            table[f"{tf1}{tf1_part}/gamma"] = (f"{hf}{hf_part}.weight", None)
+            table[f"{tf1}{tf1_part}/beta"] = (f"{hf}{hf_part}.bias", None)
+        for tf1_part, hf_part in _DENSES.items():
+            table[f"{tf1}{tf1_part}/kernel"] = (f"{hf}{hf_part}.weight", None)
+            table[f"{tf1}{tf1_part}/bias"] = (f"{hf}{hf_part}.bias", None)
+    return {tf1: entry for tf1, entry in table.items() if entry[0] in keys}
+
+
+def tf1_to_hf(tf1_names, model):
+    """HF `OpenAIGPTLMHeadModel` names for an export (fused `c_attn` as in gpt2)."""
+    return invert_fused(hf_to_tf1(_all_hf_names(model), model), tf1_names)
+
+
+def _all_hf_names(model):
+    names = {"transformer.tokens_embed.weight", "transformer.positions_embed.weight"}
+    for i in range(model.num_hidden_layers):
+        for part in ("ln_1", "ln_2", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):
+            names |= {f"transformer.h.{i}.{part}.weight", f"transformer.h.{i}.{part}.bias"}
+    return names

@@ -1,0 +1,87 @@
+"""HuggingFace GPT-2 names ↔ bert4keras's TF1 GPT-2 names (`gpt/...`).
+
+HF GPT-2 uses `Conv1D`, whose weights are already stored (in, out) like TF1 kernels, so
+no transpose is needed; but query/key/value live in one fused `c_attn` (hidden, 3·hidden)
+that is split into thirds on the way in and concatenated on the way out.
+"""
+import numpy as np
+
+from . import find_prefix
+
+_LAYER_NORMS = {  # TF1 LayerNorm under gpt/transformer/layer_i/ → HF under h.i.
+    "attention/input/LayerNorm": "ln_1",  # before attention (pre-LN)
+    "input/LayerNorm": "ln_2",  # before the feed-forward
+}
+_DENSES = {
+    "attention/output/dense": "attn.c_proj",
+    "intermediate/dense": "mlp.c_fc",
+    "output/dense": "mlp.c_proj",
+}
+
+
+def _third(index):
+    def take(array):
+        size = array.shape[-1] // 3
+        return np.ascontiguousarray(array[..., index * size:(index + 1) * size])
+    return take
+
+
+def hf_to_tf1(hf_keys, model):
+    keys = set(hf_keys)
+    prefix = find_prefix(keys, "wte.weight", ("", "transformer."))
+    if prefix is None:
+        from ..errors import CheckpointError
+        raise CheckpointError("not a GPT-2 checkpoint: no 'wte.weight' or 'transformer.wte.weight'")
+    table = {
+        "gpt/embeddings/word_embeddings": (prefix + "wte.weight", None),
+        "gpt/embeddings/position_embeddings": (prefix + "wpe.weight", None),
+        "gpt/output/LayerNorm/gamma": (prefix + "ln_f.weight", None),
+        "gpt/output/LayerNorm/beta": (prefix + "ln_f.bias", None),
+    }
+    for i in range(model.num_hidden_layers):
+        tf1, hf = f"gpt/transformer/layer_{i}/", f"{prefix}h.{i}."
+        for index, part in enumerate(("query", "key", "value")):
+            table[f"{tf1}attention/self/{part}/kernel"] = (hf + "attn.c_attn.weight", _third(index))
+            table[f"{tf1}attention/self/{part}/bias"] = (hf + "attn.c_attn.bias", _third(index))
+        for tf1_part, hf_part in _LAYER_NORMS.items():
+            table[f"{tf1}{tf1_part}/gamma"] = (f"{hf}{hf_part}.weight", None)
+            table[f"{tf1}{tf1_part}/beta"] = (f"{hf}{hf_part}.bias", None)
+        for tf1_part, hf_part in _DENSES.items():
+            table[f"{tf1}{tf1_part}/kernel"] = (f"{hf}{hf_part}.weight", None)
+            table[f"{tf1}{tf1_part}/bias"] = (f"{hf}{hf_part}.bias", None)
+    return {tf1: entry for tf1, entry in table.items() if entry[0] in keys}
+
+
+def tf1_to_hf(tf1_names, model):
+    """HF `GPT2LMHeadModel` names (`transformer.` prefix) for an export."""
+    return invert_fused(hf_to_tf1(_all_hf_names(model), model), tf1_names)
+
+
+def invert_fused(forward, tf1_names):
+    """Invert a `{tf1: (hf, transform)}` table into `{hf: (source, transform)}`.
+
+    A fused HF tensor (`c_attn`) gets a tuple of its three TF1 names (query, key, value)
+    as source and a transform that concatenates the three arrays.
+    """
+    names = set(tf1_names)
+    table, fused = {}, {}
+    for tf1, (hf, _) in forward.items():
+        if tf1 not in names:
+            continue
+        if "c_attn" in hf:
+            fused.setdefault(hf, []).append(tf1)
+        else:
+            table[hf] = (tf1, None)
+    order = {"query": 0, "key": 1, "value": 2}
+    for hf, sources in fused.items():
+        sources = tuple(sorted(sources, key=lambda n: order[n.split("/")[-2]]))
+        table[hf] = (sources, lambda *arrays: np.concatenate(arrays, axis=-1))
+    return table
+
+
+def _all_hf_names(model):
+    names = {f"transformer.{n}" for n in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias")}
+    for i in range(model.num_hidden_layers):
+        for part in ("ln_1", "ln_2", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):
+            names |= {f"transformer.h.{i}.{part}.weight", f"transformer.h.{i}.{part}.bias"}
+    return names

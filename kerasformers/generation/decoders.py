@@ -1,0 +1,216 @@
+"""Incremental (KV-cached) decoders over built kerasformers models.
+
+A decoder turns a model into two functions used by `generate`:
+
+    logits, state = decoder.prefill(prompt_ids, prompt_valid, total_length)
+    logits, state = decoder.step(state, token_ids, cache_index)
+
+`state` is a dict of tensors whose first axis is the batch row (caches, key validity,
+next positions...), so beam search can reorder it with one `take` per tensor. Every
+function uses `keras.ops` only and traces inside a compiled loop.
+
+Shapes: B rows, P prompt length (left-padded), L cache length (P + new tokens), V vocab.
+"""
+import numpy as np
+from keras import ops
+
+NEG_INF = -1e9  # the additive-mask value used by kerasformers.layers.masks
+
+
+def _bias(allowed):
+    """Boolean (B, T, L) → additive attention bias (B, 1, T, L)."""
+    return ops.where(allowed, 0.0, NEG_INF)[:, None]
+
+
+def left_pad(prompts, pad_id):
+    """List of id sequences (or a 2-D array) → (ids, valid) left-padded (B, P) int32 arrays."""
+    if isinstance(prompts, np.ndarray) and prompts.ndim == 2:
+        return prompts.astype("int32"), np.ones(prompts.shape, dtype=bool)
+    rows = [np.asarray(p, dtype="int32").reshape(-1) for p in prompts]
+    if any(len(r) == 0 for r in rows):
+        raise ValueError("every prompt needs at least one token (got an empty prompt)")
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype="int32")
+    valid = np.zeros((len(rows), width), dtype=bool)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = r
+        valid[i, width - len(r):] = True
+    return ids, valid
+
+
+def map_state(fn, state):
+    """Apply `fn` to every tensor of a (nested dict / list) state."""
+    if isinstance(state, dict):
+        return {k: map_state(fn, v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(map_state(fn, v) for v in state)
+    return fn(state)
+
+
+def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cache_index,
+                     segment_ids=None):
+    """Incremental forward of a BERT-style (post-LN, learned positions) model with an MLM head.
+
+    Serves `build_transformer_model(..., application='lm' | 'unilm', with_mlm=True)` for
+    the BERT family, whose layers follow bert4keras's names.
+    """
+    layer = lambda name: model.layers[model.prefixed(name)]  # noqa: E731
+    x = layer("Embedding-Token")(token_ids)
+    if getattr(model, "segment_vocab_size", 0) > 0:
+        name = "Embedding-Token" if model.shared_segment_embeddings else "Embedding-Segment"
+        x = x + layer(name)(segment_ids if segment_ids is not None else ops.zeros_like(token_ids))
+    table = layer("Embedding-Position").embeddings
+    x = x + ops.cast(ops.take(table, ops.cast(position_ids, "int32"), axis=0), x.dtype)
+    x = layer("Embedding-Norm")(x)
+    if model.prefixed("Embedding-Mapping") in model.layers:
+        x = layer("Embedding-Mapping")(x)
+    new_caches = []
+    for i in range(model.num_hidden_layers):
+        name = f"Transformer-{i}-MultiHeadSelfAttention"
+        h, cache = layer(name)([x, x, x], attention_bias=attention_bias, cache=caches[i],
+                               cache_index=cache_index)
+        x = layer(f"{name}-Norm")(x + h)
+        x = layer(f"Transformer-{i}-FeedForward-Norm")(x + layer(f"Transformer-{i}-FeedForward")(x))
+        new_caches.append(cache)
+    x = layer("MLM-Norm")(layer("MLM-Dense")(x))
+    x = layer("Embedding-Token")(x, mode="dense")
+    return layer("MLM-Bias")(x), new_caches
+
+
+class CausalDecoder:
+    """Decoder-only generation: GPT, GPT-2, GPT2_ML, and BERT-family LM / UniLM models.
+
+    unilm=True: the prompt is the source, fully visible to itself (UniLM seq2seq);
+    generated tokens get segment id 1 and attend causally. Otherwise the prompt is causal.
+    """
+
+    def __init__(self, model, unilm=False):
+        if not getattr(model, "built", False):
+            raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
+        self.model = model
+        self.unilm = unilm
+        if hasattr(model, "cached_call"):
+            self.forward = model.cached_call
+        elif model.prefixed("MLM-Bias") in model.layers and model.prefixed(
+                "Transformer-0-MultiHeadSelfAttention") in model.layers:
+            self.forward = lambda *args, **kwargs: bert_cached_call(model, *args, **kwargs)
+        else:
+            raise ValueError(
+                f"{type(model).__name__} has no cached decoding path: use a GPT/GPT-2/GPT2_ML/T5 model "
+                "or a BERT-family model built with with_mlm=True and application='lm'/'unilm'")
+        self.max_position = getattr(model, "max_position", None)
+        self.variables = model.model.variables
+
+    def init_caches(self, batch_size, length):
+        model = self.model
+        shape = (batch_size, 2, length, model.num_attention_heads, model.attention_head_size)
+        return [ops.zeros(shape, dtype="float32") for _ in range(model.num_hidden_layers)]
+
+    def prefill(self, prompt_ids, prompt_valid, total_length):
+        """prompt_ids, prompt_valid (B, P), left-padded. Returns last-position logits (B, V)."""
+        batch, prompt_len = prompt_ids.shape
+        valid = ops.cast(prompt_valid, "bool")
+        key_valid = ops.concatenate(
+            [valid, ops.ones((batch, total_length - prompt_len), dtype="bool")], axis=1)  # (B, L)
+        positions = ops.maximum(ops.cumsum(ops.cast(valid, "int32"), axis=1) - 1, 0)
+        q = ops.arange(prompt_len)[:, None]
+        k = ops.arange(total_length)[None, :]
+        visible = (k < prompt_len) if self.unilm else (k <= q)  # (P, L)
+        bias = _bias(ops.logical_and(key_valid[:, None, :], visible[None]))
+        segments = ops.zeros_like(prompt_ids)
+        logits, caches = self.forward(prompt_ids, positions, bias, self.init_caches(batch, total_length),
+                                      0, segment_ids=segments)
+        state = {"caches": caches, "key_valid": key_valid,
+                 "next_position": ops.sum(ops.cast(valid, "int32"), axis=1)}
+        return logits[:, -1], state
+
+    def step(self, state, token_ids, cache_index):
+        """token_ids (B,) written at cache slot `cache_index`; returns logits (B, V)."""
+        key_valid = state["key_valid"]
+        visible = ops.arange(key_valid.shape[1])[None, :] <= cache_index
+        bias = _bias(ops.logical_and(key_valid, visible)[:, None, :])
+        positions = state["next_position"][:, None]
+        segments = ops.ones_like(token_ids[:, None]) if self.unilm else ops.zeros_like(token_ids[:, None])
+        logits, caches = self.forward(token_ids[:, None], positions, bias, state["caches"], cache_index,
+                                      segment_ids=segments)
+        state = {**state, "caches": caches, "next_position": state["next_position"] + 1}
+        return logits[:, -1], state
+
+    def prepare_inputs(self, prompts, pad_id):
+        return left_pad(prompts, pad_id)
+
+    def first_step_index(self, prompt_len):
+        """Cache slot of the first generated token."""
+        return prompt_len
+
+    def context_tokens(self, ids, valid):
+        """Tokens that count as already generated (for the repetition penalty)."""
+        return ids, valid
+
+    def check_length(self, prompt_len, max_new_tokens):
+        if self.max_position is not None and prompt_len + max_new_tokens > self.max_position:
+            raise ValueError(
+                f"prompt length {prompt_len} + max_new_tokens {max_new_tokens} exceeds the model's "
+                f"position table ({self.max_position} positions)")
+
+
+def decoder_for(model):
+    """The right decoder for a built kerasformers model object."""
+    if hasattr(model, "seq2seq_decoder"):
+        return model.seq2seq_decoder()
+    from kerasformers.models.transformer import UniLM_Mask
+
+    return CausalDecoder(model, unilm=isinstance(model, UniLM_Mask))
+
+
+class Seq2SeqDecoder:
+    """Encoder-decoder generation (T5): the encoder runs once, cross-attention keys and
+    values are computed once, and the decoder self-attention uses a KV cache."""
+
+    def __init__(self, model, decoder_start_id=0):
+        if not getattr(model, "built", False):
+            raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
+        self.model = model
+        self.start_id = decoder_start_id
+        self.variables = model.model.variables
+
+    def prepare_inputs(self, sources, pad_id):
+        """Sources are right-padded with 0 (T5's padding id), as the encoder expects."""
+        ids, valid = left_pad(sources, 0)
+        if isinstance(sources, np.ndarray) and sources.ndim == 2:
+            return ids, ids != 0
+        order = np.argsort(~valid, axis=1, kind="stable")  # move padding to the right
+        return np.take_along_axis(ids, order, 1), np.take_along_axis(valid, order, 1)
+
+    def first_step_index(self, prompt_len):
+        return 1  # slot 0 holds the decoder start token
+
+    def context_tokens(self, ids, valid):
+        start = ops.full((ids.shape[0], 1), self.start_id, dtype="int32")
+        return start, None
+
+    def check_length(self, prompt_len, max_new_tokens):
+        return None  # relative positions: no length limit
+
+    def prefill(self, source_ids, source_valid, total_length):
+        batch = source_ids.shape[0]
+        length = total_length - source_ids.shape[1] + 1  # start token + new tokens
+        context = self.model.encoder(source_ids)
+        model = self.model
+        shape = (batch, 2, length, model.num_attention_heads, model.attention_head_size)
+        state = {
+            "caches": [ops.zeros(shape, dtype="float32") for _ in range(model.num_hidden_layers)],
+            "cross_caches": model.cross_caches(context),
+            "cross_bias": _bias(ops.cast(source_valid, "bool")[:, None, :]),  # (B, 1, 1, S)
+        }
+        start = ops.full((batch,), self.start_id, dtype="int32")
+        return self.step(state, start, 0)
+
+    def step(self, state, token_ids, cache_index):
+        length = state["caches"][0].shape[2]
+        visible = ops.arange(length)[None, None, None, :] <= cache_index
+        self_bias = ops.where(visible, 0.0, NEG_INF)  # (1, 1, 1, L)
+        logits, caches = self.model.cached_decoder_call(
+            token_ids[:, None], cache_index, self_bias, state["caches"], state["cross_caches"],
+            state["cross_bias"])
+        return logits[:, -1], {**state, "caches": caches}

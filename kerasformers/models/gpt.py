@@ -1,0 +1,186 @@
+"""OpenAI GPT / CDial-GPT: a causal, post-LN Transformer with a tied LM head.
+
+Block (as BERT): x = LN(x + Attn(x)); x = LN(x + FFN(x)); no LayerNorm on the embeddings.
+Inputs: token_ids (B, T) [, segment_ids (B, T)]. Output: next-token distribution
+(B, T, vocab) through the token embedding (x·Eᵀ) and `final_activation` ('softmax').
+
+Every GPT-style family also offers `cached_call`, the incremental forward used by
+`kerasformers.generation`: it reuses the built layers and a per-layer KV cache.
+"""
+import keras
+from keras import ops
+
+from ..checkpoints.maps import gpt as gpt_names
+from ..layers import Embedding, FeedForward, MultiHeadAttention, PositionEmbedding
+from .registry import register_model
+from .transformer import LM_Mask, Transformer
+
+# HuggingFace GPT / GPT-2 config keys → Transformer keyword arguments.
+_HF_KEYS = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
+            "n_inner": "intermediate_size", "n_positions": "max_position",
+            "activation_function": "hidden_act", "afn": "hidden_act", "resid_pdrop": "dropout_rate",
+            "attn_pdrop": "attention_dropout_rate"}
+
+
+def from_hf_config(kwargs):
+    """Accept HuggingFace GPT/GPT-2 config names next to bert4keras's."""
+    kwargs = dict(kwargs)
+    for hf, ours in _HF_KEYS.items():
+        if hf in kwargs:
+            value = kwargs.pop(hf)
+            if ours not in kwargs or ours == "max_position":
+                kwargs[ours] = value
+    if "pad_token_id" in kwargs and kwargs["pad_token_id"] is None:
+        kwargs["pad_token_id"] = -1  # HF GPT-2 has no padding id: mask nothing
+    if kwargs.get("intermediate_size") is None and "hidden_size" in kwargs:
+        kwargs["intermediate_size"] = 4 * kwargs["hidden_size"]
+    return kwargs
+
+
+class CausalMixin:
+    """GPT-style families are language models whatever `application` says."""
+
+    def compute_attention_bias(self, inputs=None):
+        return LM_Mask.compute_attention_bias(self, inputs)
+
+
+class CachedDecoderMixin:
+    """Incremental decoding over the built layers (see `kerasformers.generation`)."""
+
+    def layer(self, name):
+        return self.layers[self.prefixed(name)]
+
+    def init_caches(self, batch_size, length, dtype="float32"):
+        """One zero KV cache (B, 2, L, heads, head_size) per layer."""
+        shape = (batch_size, 2, length, self.num_attention_heads, self.attention_head_size)
+        return [ops.zeros(shape, dtype=dtype) for _ in range(self.num_hidden_layers)]
+
+    def self_attention(self, name, x, attention_bias, cache, cache_index):
+        return self.layer(name)([x, x, x], attention_bias=attention_bias, cache=cache,
+                                cache_index=cache_index)
+
+    def embed_positions(self, x, position_ids):
+        table = self.layer("Embedding-Position").embeddings
+        return x + ops.cast(ops.take(table, ops.cast(position_ids, "int32"), axis=0), x.dtype)
+
+
+@register_model("gpt")
+class GPT(CausalMixin, CachedDecoderMixin, Transformer):
+    name_map = gpt_names
+    vocab_variables = ("gpt/embeddings/word_embeddings",)
+
+    def __init__(self, max_position, segment_vocab_size=0, final_activation="softmax",
+                 shared_segment_embeddings=False, **kwargs):
+        kwargs = from_hf_config({"max_position": max_position, **kwargs})
+        max_position = kwargs.pop("max_position")
+        kwargs.setdefault("layer_norm_eps", 1e-5)
+        for unused in ("with_pool", "with_nsp", "with_mlm"):
+            kwargs.pop(unused, None)
+        super().__init__(**kwargs)
+        self.max_position = max_position
+        self.segment_vocab_size = segment_vocab_size
+        self.final_activation = final_activation
+        self.shared_segment_embeddings = shared_segment_embeddings
+
+    def get_inputs(self):
+        inputs = [keras.Input(shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Token"))]
+        if self.segment_vocab_size > 0:
+            inputs.append(keras.Input(shape=(self.sequence_length,), dtype="int32",
+                                      name=self.prefixed("Input-Segment")))
+        return inputs
+
+    def apply_embeddings(self, inputs):
+        token_ids = inputs[0]
+        self.compute_attention_bias(token_ids)
+        x = self.token_embedding(token_ids)
+        if self.segment_vocab_size > 0:
+            x = self.apply([x, self.segment_embedding(inputs[1])], keras.layers.Add,
+                           name="Embedding-Token-Segment")
+        x = self.apply(x, PositionEmbedding, name="Embedding-Position", input_dim=self.max_position,
+                       output_dim=self.embedding_size, merge_mode="add",
+                       embeddings_initializer=self.initializer)
+        return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+
+    def token_embedding(self, token_ids):
+        return self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
+                          output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+
+    def segment_embedding(self, segment_ids):
+        name = "Embedding-Token" if self.shared_segment_embeddings else "Embedding-Segment"
+        return self.apply(segment_ids, Embedding, name=name, input_dim=self.segment_vocab_size,
+                          output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+
+    def attention_layer(self, x, index):
+        return self.apply([x, x, x], MultiHeadAttention,
+                          arguments={"attention_bias": self.compute_attention_bias()},
+                          name=f"Transformer-{index}-MultiHeadSelfAttention",
+                          heads=self.num_attention_heads, head_size=self.attention_head_size,
+                          out_dim=self.hidden_size, key_size=self.attention_key_size,
+                          attention_dropout=self.attention_dropout_rate,
+                          kernel_initializer=self.initializer)
+
+    def feed_forward_layer(self, x, name):
+        return self.apply(x, FeedForward, name=name, units=self.intermediate_size,
+                          activation=self.hidden_act, kernel_initializer=self.initializer)
+
+    def residual(self, x, h, name):
+        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{name}-Dropout")
+        return self.apply([x, h], keras.layers.Add, name=f"{name}-Add")
+
+    def apply_main_layers(self, x, index):
+        attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
+        ffn_name = f"Transformer-{index}-FeedForward"
+        x = self.residual(x, self.attention_layer(x, index), attention_name)
+        x = self.layer_norm(x, name=f"{attention_name}-Norm")
+        x = self.residual(x, self.feed_forward_layer(x, ffn_name), ffn_name)
+        return self.layer_norm(x, name=f"{ffn_name}-Norm")
+
+    def apply_final_layers(self, x):
+        x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
+        return self.apply(x, keras.layers.Activation, activation=self.final_activation,
+                          name="LM-Activation")
+
+    # ------------------------------------------------------------------ cached decoding
+    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index,
+                    segment_ids=None):
+        """token_ids, position_ids (B, T); attention_bias (B|1, 1, T, L) over the cache slots.
+
+        Writes this chunk's keys/values at `cache_index` and returns (logits (B, T, V), caches).
+        """
+        x = self.layer("Embedding-Token")(token_ids)
+        if self.segment_vocab_size > 0:
+            if segment_ids is None:
+                segment_ids = ops.zeros_like(token_ids)
+            name = "Embedding-Token" if self.shared_segment_embeddings else "Embedding-Segment"
+            x = x + self.layer(name)(segment_ids)
+        x = self.embed_positions(x, position_ids)
+        new_caches = []
+        for i in range(self.num_hidden_layers):
+            name = f"Transformer-{i}-MultiHeadSelfAttention"
+            h, cache = self.self_attention(name, x, attention_bias, caches[i], cache_index)
+            x = self.layer(f"{name}-Norm")(x + h)
+            h = self.layer(f"Transformer-{i}-FeedForward")(x)
+            x = self.layer(f"Transformer-{i}-FeedForward-Norm")(x + h)
+            new_caches.append(cache)
+        return self.layer("Embedding-Token")(x, mode="dense"), new_caches
+
+    # ------------------------------------------------------------------ weights
+    def variable_mapping(self):
+        mapping = {
+            "Embedding-Token": ["gpt/embeddings/word_embeddings"],
+            "Embedding-Segment": ["gpt/embeddings/token_type_embeddings"],
+            "Embedding-Position": ["gpt/embeddings/position_embeddings"],
+        }
+        for i in range(self.num_hidden_layers):
+            block = f"gpt/transformer/layer_{i}/"
+            attention = f"Transformer-{i}-MultiHeadSelfAttention"
+            ffn = f"Transformer-{i}-FeedForward"
+            mapping[attention] = [block + f"attention/{part}/{kind}"
+                                  for part in ("self/query", "self/key", "self/value", "output/dense")
+                                  for kind in ("kernel", "bias")]
+            mapping[f"{attention}-Norm"] = [block + "attention/output/LayerNorm/gamma",
+                                            block + "attention/output/LayerNorm/beta"]
+            mapping[ffn] = [block + "intermediate/dense/kernel", block + "intermediate/dense/bias",
+                            block + "output/dense/kernel", block + "output/dense/bias"]
+            mapping[f"{ffn}-Norm"] = [block + "output/LayerNorm/gamma", block + "output/LayerNorm/beta"]
+        return mapping

@@ -1,0 +1,136 @@
+"""RoFormer (Su et al. 2021) and RoFormer-v2.
+
+RoFormer is NEZHA's layout with rotary position embedding (RoPE) in place of relative
+embeddings: q and k are rotated pairwise by angles proportional to their positions, so
+q_i·k_j depends on i - j only. No position variables.
+
+RoFormer-v2 strips it down: no biases anywhere, and every LayerNorm becomes a
+parameter-free RMS norm x / √(mean(x²) + ε); the MLM head is the tied embedding alone.
+With ``layer_norm_cond`` its norms become conditional (gain 1, offset 0 until trained).
+"""
+import keras
+from keras import ops
+
+from ..checkpoints.maps import roformer as roformer_names
+from ..layers import Embedding, FeedForward, LayerNormalization, sinusoidal_embeddings
+from .nezha import NEZHA, PositionalAttention
+from .registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class RotaryPositionTable(keras.layers.Layer):
+    """x (B, T, ·) → (1, T, dim): the sinusoidal table RoPE rotates q and k with."""
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+
+    def call(self, x):
+        positions = ops.arange(ops.shape(x)[1])[None]
+        return ops.cast(sinusoidal_embeddings(positions, self.dim), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (1, input_shape[1], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+@register_model("roformer")
+class RoFormer(NEZHA):
+    name_map = roformer_names
+    p_bias = "rotary"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.extra_config.get("rotary_value"):
+            raise ValueError("roformer: config has rotary_value=true (RoPE on the values too), which "
+                             "bert4keras's RoFormer does not use and kerasformers does not support")
+
+    def compute_position_bias(self, x=None):
+        if self.position_bias is None:
+            self.position_bias = self.apply(x, RotaryPositionTable, name="Embedding-Rotary-Position",
+                                            dim=self.attention_key_size)
+        return self.position_bias
+
+
+@register_model("roformer_v2")
+class RoFormerV2(RoFormer):
+    name_map = None  # no HuggingFace layout
+    vocab_variables = ("bert/embeddings/word_embeddings",)
+
+    def rms_norm(self, x, name):
+        """Parameter-free RMS norm; conditional (with gain/offset) when ``layer_norm_cond`` is set."""
+        cond, hidden_units, hidden_act = self.layer_norm_conds
+        if cond is None:
+            return self.apply(x, LayerNormalization, name=name, zero_mean=False, center=False,
+                              scale=False, epsilon=self.layer_norm_eps)
+        return self.apply([x, cond], LayerNormalization, name=name, zero_mean=False,
+                          epsilon=self.layer_norm_eps, conditional=True, hidden_units=hidden_units,
+                          hidden_activation=hidden_act, hidden_initializer=self.initializer)
+
+    def apply_embeddings(self, inputs):
+        inputs = list(inputs)
+        token_ids = inputs.pop(0)
+        segment_ids = inputs.pop(0) if self.segment_vocab_size > 0 else None
+        self.compute_attention_bias([token_ids, segment_ids])
+        x = self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
+                       output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+        if segment_ids is not None:
+            s = self.apply(segment_ids, Embedding, name="Embedding-Segment", input_dim=self.segment_vocab_size,
+                           output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+            x = self.apply([x, s], keras.layers.Add, name="Embedding-Token-Segment")
+        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+        x = self.rms_norm(x, "Embedding-Norm")
+        if self.embedding_size != self.hidden_size:
+            x = self.apply(x, keras.layers.Dense, units=self.hidden_size, use_bias=False,
+                           kernel_initializer=self.initializer, name="Embedding-Mapping")
+        return x
+
+    def apply_main_layers(self, x, index):
+        attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
+        ffn_name = f"Transformer-{index}-FeedForward"
+        arguments = {"attention_bias": self.compute_attention_bias(),
+                     "position_bias": self.compute_position_bias(x)}
+        if self.residual_attention_scores:
+            arguments.update(previous_scores=self.attention_scores, return_scores=True)
+        h = self.apply([x, x, x], PositionalAttention, arguments=arguments, name=attention_name,
+                       p_bias="rotary", heads=self.num_attention_heads, head_size=self.attention_head_size,
+                       out_dim=self.hidden_size, key_size=self.attention_key_size, use_bias=False,
+                       attention_dropout=self.attention_dropout_rate, kernel_initializer=self.initializer)
+        if self.residual_attention_scores:
+            h, self.attention_scores = h
+        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
+        x = self.apply([x, h], keras.layers.Add, name=f"{attention_name}-Add")
+        x = self.rms_norm(x, f"{attention_name}-Norm")
+
+        h = self.apply(x, FeedForward, name=ffn_name, units=self.intermediate_size,
+                       activation=self.hidden_act, use_bias=False, kernel_initializer=self.initializer)
+        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
+        x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
+        return self.rms_norm(x, f"{ffn_name}-Norm")
+
+    def apply_final_layers(self, x):
+        if not self.with_mlm:
+            return x
+        if self.embedding_size != self.hidden_size:
+            x = self.apply(x, keras.layers.Dense, units=self.embedding_size, use_bias=False,
+                           kernel_initializer=self.initializer, name="Output-Mapping")
+        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Output-MLM-Dropout")
+        x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
+        activation = "softmax" if self.with_mlm is True else self.with_mlm
+        return self.apply(x, keras.layers.Activation, activation=activation, name="Output-MLM-Activation")
+
+    def variable_mapping(self):
+        mapping = {"Embedding-Token": ["bert/embeddings/word_embeddings"],
+                   "Embedding-Segment": ["bert/embeddings/token_type_embeddings"],
+                   "Embedding-Mapping": ["bert/encoder/embedding_hidden_mapping_in/kernel"],
+                   "Output-Mapping": ["cls/predictions/transform/dense/kernel"]}
+        for i in range(self.num_hidden_layers):
+            block = f"bert/encoder/layer_{i}/"
+            mapping[f"Transformer-{i}-MultiHeadSelfAttention"] = [
+                block + f"attention/{part}/kernel"
+                for part in ("self/query", "self/key", "self/value", "output/dense")]
+            mapping[f"Transformer-{i}-FeedForward"] = [block + "intermediate/dense/kernel",
+                                                      block + "output/dense/kernel"]
+        return mapping

@@ -1,0 +1,11 @@
+"""bert4keras's ``snippets`` module: ``from kerasformers.snippets import DataGenerator, ...``.
+
+Everything lives in ``kerasformers.data`` (and the decoder in
+``kerasformers.generation``); this module only keeps the old import path.
+"""
+from .data import *  # noqa: F401,F403
+from .data import __all__ as _data_names
+from .generation.autoregressive import AutoRegressiveDecoder
+from .tokenizers.wordpiece import lowercase_and_normalize
+
+__all__ = [*_data_names, "AutoRegressiveDecoder", "lowercase_and_normalize"]
