@@ -87,7 +87,7 @@ def main():
     for n in args.lengths:
         x = ops.convert_to_tensor(rng.normal(size=(1, n, hidden)).astype("float32"))
         for name, (layer, pattern) in layers.items():
-            layer(x[:, :8])  # build
+            layer.build((1, None, hidden))
             dense_t, dense_m = measure(dense_attention(layer, pattern), x, args.repeats)
             sparse_t, sparse_m = measure(layer, x, args.repeats)
             print(f"{name:<22}{n:>6}{dense_t * 1e3:>11.1f}{sparse_t * 1e3:>11.1f}"

@@ -15,7 +15,8 @@ import sys
 import tempfile
 import time
 
-from kerasformers.text import Segmenter, count_tokens, discover_words, get_tokenizer, iter_lines
+from kerasformers.text import Segmenter, batch_lines, count_tokens, discover_words, get_tokenizer, iter_lines
+from kerasformers.text.counting import count_batch, count_batches, count_frequent_tokens
 from kerasformers.text.evaluation import read_peoples_daily, score_segmentation
 from kerasformers.text.min_entropy import build_lexicon_by_pmi
 
@@ -70,8 +71,13 @@ def bench_count(args):
         runs = [
             ("naive: one global dict, python loop", lambda: naive_python_loop(path, tokenize)),
             ("naive: one global Counter.update per line", lambda: naive_global_counter(path, tokenize)),
-            ("batch-and-merge, 1 process", lambda: count_tokens(iter_lines(path), tokenize, workers=1).to_dict()),
+            ("batch-and-merge, 1 process", lambda: count_batches(
+                batch_lines(iter_lines(path)), lambda batch: count_batch(batch, tokenize)).to_dict()),
+            ("count_tokens, 1 process (direct per batch)",
+             lambda: count_tokens(iter_lines(path), tokenize, workers=1).to_dict()),
             ("parallel_apply, 2 workers", lambda: count_tokens(iter_lines(path), tokenize, workers=2).to_dict()),
+            ("map-reduce via disk shards, 2 workers",
+             lambda: count_frequent_tokens(iter_lines(path), tokenize, workers=2, spill_dir=tmp)),
         ]
         reference, baseline = None, None
         # CPU columns: the machine may be shared, so wall time alone can mislead. With

@@ -9,6 +9,7 @@ from keras import ops
 
 from .layers import activations
 from .layers.rotary import apply_rotary, sinusoidal_embeddings
+from .losses import multilabel_categorical_crossentropy, sparse_multilabel_categorical_crossentropy
 from .optimizers.schedules import piecewise_linear
 
 
@@ -19,6 +20,8 @@ class _KerasBackendCompat:
         "floatx": keras.config.floatx,
         "epsilon": keras.config.epsilon,
         "batch_dot": lambda x, y, axes=None: ops.einsum("...ij,...jk->...ik", x, y),
+        "eval": ops.convert_to_numpy,
+        "get_value": ops.convert_to_numpy,
     }
 
     def __getattr__(self, name):
@@ -116,4 +119,5 @@ def symbolic(f):
 __all__ = ["K", "keras", "ops", "is_tf_keras", "recompute_grad", "gelu_erf", "gelu_tanh", "swish",
            "set_gelu", "infinity", "sequence_masking", "batch_gather", "root_mean_square",
            "piecewise_linear", "search_layer", "apply_rotary_position_embeddings",
-           "sinusoidal_embeddings", "symbolic"]
+           "sinusoidal_embeddings", "symbolic", "multilabel_categorical_crossentropy",
+           "sparse_multilabel_categorical_crossentropy"]

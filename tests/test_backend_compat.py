@@ -29,6 +29,7 @@ def test_batch_gather_and_piecewise_linear():
 
 def test_k_namespace_and_search_layer():
     assert K.epsilon() > 0 and K.int_shape(np.zeros((2, 3))) == (2, 3)
+    np.testing.assert_array_equal(K.eval(ops.ones((2,))), [1.0, 1.0])
     import keras
     x = keras.Input((4,))
     h = keras.layers.Dense(3, name="first")(x)

@@ -5,7 +5,7 @@ is compiled once per configuration with `jax.jit`; on PyTorch and TensorFlow the
 code runs eagerly. Weights enter the compiled function as arguments through a
 `keras.StatelessScope`, never as baked-in constants.
 
-Beam search follows HuggingFace's (`transformers` ≥ 4.50) algorithm exactly: 2·K
+Beam search follows the algorithm of HuggingFace `transformers` 5.x exactly: 2·K
 candidates per step, finished hypotheses scored by sum_logprob / length**length_penalty,
 and its early-stop heuristic, so token sequences match `model.generate(num_beams=K)`.
 """

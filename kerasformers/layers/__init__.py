@@ -1,7 +1,7 @@
 """Layers (bert4keras names). Model families and task heads append their exports below."""
 from .activations import get_activation
 from .attention import MultiHeadAttention
-from .core import BiasAdd, Scale, TakeToken
+from .core import Add, BiasAdd, Scale, TakeToken
 from .embedding import Embedding, PositionEmbedding
 from .feedforward import FeedForward
 from .masks import CausalBias, PaddingBias, SumBiases, UniLMBias
@@ -14,3 +14,5 @@ GlobalMaxPooling1D = MaskedGlobalMaxPooling1D
 from .crf import ConditionalRandomField, MaximumEntropyMarkovModel
 from .global_pointer import EfficientGlobalPointer, GlobalPointer
 from .loss import Loss
+from .gau import GatedAttentionUnit
+from .sparse_attention import AtrousSelfAttention, LocalSelfAttention, SparseSelfAttention

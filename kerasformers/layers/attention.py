@@ -43,6 +43,11 @@ class MultiHeadAttention(keras.layers.Layer):
         self.k_dense = keras.layers.Dense(self.key_size * heads, name="k_dense", **dense)
         self.v_dense = keras.layers.Dense(head_size * heads, name="v_dense", **dense)
         self.dropout = keras.layers.Dropout(attention_dropout)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """The output is aligned with the query, so it carries the query's mask."""
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def build(self, input_shape):
         q_shape, k_shape, v_shape = input_shape[:3]

@@ -7,6 +7,10 @@ from keras import ops
 class BiasAdd(keras.layers.Layer):
     """Adds a learned bias over the last axis (BERT's ``cls/predictions/output_bias``)."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def build(self, input_shape):
         self.bias = self.add_weight(name="bias", shape=(input_shape[-1],), initializer="zeros")
 
@@ -21,6 +25,9 @@ class TakeToken(keras.layers.Layer):
     def __init__(self, index=0, **kwargs):
         super().__init__(**kwargs)
         self.index = index
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def call(self, x):
         return x[:, self.index]
@@ -39,9 +46,28 @@ class Scale(keras.layers.Layer):
     def __init__(self, factor, **kwargs):
         super().__init__(**kwargs)
         self.factor = factor
+        self.supports_masking = True
 
     def call(self, x):
         return x * ops.cast(self.factor, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class Add(keras.layers.Add):
+    """``keras.layers.Add`` that keeps the padding mask when only some inputs carry one.
+
+    Keras drops the mask if any input is unmasked; token + segment embeddings are exactly
+    that case (segment ids say nothing about padding), and bert4keras kept the token mask.
+    """
+
+    def compute_mask(self, inputs, mask=None):
+        present = [m for m in (mask or []) if m is not None]
+        if not present:
+            return None
+        combined = present[0]
+        for m in present[1:]:
+            combined = ops.logical_and(combined, m)
+        return combined

@@ -10,7 +10,24 @@ class Embedding(keras.layers.Embedding):
     ``mode='embedding'``: ids (batch, seq) → vectors (batch, seq, dim).
     ``mode='dense'``: hidden states (batch, seq, dim) → logits x·Eᵀ (batch, seq, vocab),
     which is how BERT's MLM head and GPT's LM head reuse the input embedding.
+    ``mask_id``: ids equal to it produce a Keras mask that follows the sequence through the
+    model (bert4keras's ``mask_zero``, generalised to vocabularies whose pad id is not 0).
     """
+
+    def __init__(self, *args, mask_id=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mask_id = mask_id
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        if "int" not in str(inputs.dtype):  # dense mode: hidden states keep their mask
+            return mask
+        if self.mask_id is None:
+            return None
+        return ops.not_equal(inputs, self.mask_id)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_id": self.mask_id}
 
     def call(self, inputs, mode="embedding"):
         if mode == "dense":
@@ -47,6 +64,10 @@ class PositionEmbedding(keras.layers.Layer):
         self.merge_mode = merge_mode
         self.custom_position_ids = custom_position_ids
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(

@@ -25,6 +25,7 @@ class FeedForward(keras.layers.Layer):
                                name=f"i{i}_dense")
             for i in range(len(self.activation))]
         self._activations = [get_activation(a) for a in self.activation]
+        self.supports_masking = True
 
     def build(self, input_shape):
         for dense in self.input_denses:

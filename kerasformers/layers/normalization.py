@@ -29,6 +29,10 @@ class LayerNormalization(keras.layers.Layer):
         self.hidden_units = hidden_units
         self.hidden_activation = hidden_activation
         self.hidden_initializer = keras.initializers.get(hidden_initializer)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def build(self, input_shape):
         x_shape = input_shape[0] if self.conditional else input_shape

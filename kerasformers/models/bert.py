@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from ..checkpoints.maps import bert as bert_names
-from ..layers import (BiasAdd, Embedding, FeedForward, MultiHeadAttention, PositionEmbedding,
+from ..layers import (Add, BiasAdd, Embedding, FeedForward, MultiHeadAttention, PositionEmbedding,
                       TakeToken, get_activation)
 from .registry import register_model
 from .transformer import Transformer
@@ -56,12 +56,13 @@ class BERT(Transformer):
         self.compute_attention_bias([token_ids, segment_ids])
 
         x = self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
-                       output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+                       output_dim=self.embedding_size, embeddings_initializer=self.initializer,
+                       mask_id=self.pad_token_id)
         if segment_ids is not None:
             segment_layer = "Embedding-Token" if self.shared_segment_embeddings else "Embedding-Segment"
             s = self.apply(segment_ids, Embedding, name=segment_layer, input_dim=self.segment_vocab_size,
                            output_dim=self.embedding_size, embeddings_initializer=self.initializer)
-            x = self.apply([x, s], keras.layers.Add, name="Embedding-Token-Segment")
+            x = self.apply([x, s], Add, name="Embedding-Token-Segment")
         x = self.apply([x, position_ids] if self.custom_position_ids else x, PositionEmbedding,
                        name="Embedding-Position", input_dim=self.max_position,
                        output_dim=self.embedding_size, merge_mode="add",

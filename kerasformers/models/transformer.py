@@ -192,39 +192,40 @@ class Transformer:
 
     def load_weights_from_checkpoint(self, checkpoint_path, mapping=None):
         """Load every mapped variable; a missing variable or a wrong shape is an error
-        naming the variable, both shapes and the file (unless ``ignore_invalid_weights``)."""
-        reader = self.open_weights(checkpoint_path)
+        naming the variable, both shapes and the file (unless ``ignore_invalid_weights``).
+
+        Each value is assigned as soon as it is read, so peak memory stays near one copy
+        of the weights; any problem is still raised once every variable has been tried.
+        """
         mapping = mapping or self.variable_mapping()
-        problems, assignments = [], []
-        for layer_name, names in mapping.items():
-            layer = self.layers.get(self.prefixed(layer_name))
-            if layer is None:
-                continue  # e.g. the pooler when with_pool=False
-            variables = layer.weights
-            if len(variables) < len(names):
-                raise CheckpointError(
-                    f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
-                    f"{len(names)} variables {names}")
-            # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
-            variables = variables[:len(names)]
-            for variable, ckpt_name in zip(variables, names):
-                if ckpt_name not in reader:
-                    problems.append(f"missing variable {ckpt_name!r} (for {variable.path})")
-                    continue
-                value = self.load_variable(reader, ckpt_name)
-                if tuple(value.shape) != tuple(variable.shape):
-                    problems.append(f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
-                                    f"(for {variable.path}), checkpoint has {tuple(value.shape)}")
-                    continue
-                assignments.append((variable, value))
-        if problems:
-            message = f"cannot load {reader.path}: " + "; ".join(problems)
-            if not self.ignore_invalid_weights:
-                raise CheckpointError(message)
-            logger.warning("ignore_invalid_weights=True, skipped: %s", message)
-        for variable, value in assignments:
-            variable.assign(value.astype(variable.dtype))
-        return reader
+        problems = []
+        with self.open_weights(checkpoint_path) as reader:
+            for layer_name, names in mapping.items():
+                layer = self.layers.get(self.prefixed(layer_name))
+                if layer is None:
+                    continue  # e.g. the pooler when with_pool=False
+                variables = layer.weights
+                if len(variables) < len(names):
+                    raise CheckpointError(
+                        f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
+                        f"{len(names)} variables {names}")
+                # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
+                for variable, ckpt_name in zip(variables, names):
+                    if ckpt_name not in reader:
+                        problems.append(f"missing variable {ckpt_name!r} (for {variable.path})")
+                        continue
+                    value = self.load_variable(reader, ckpt_name)
+                    if tuple(value.shape) != tuple(variable.shape):
+                        problems.append(f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
+                                        f"(for {variable.path}), checkpoint has {tuple(value.shape)}")
+                        continue
+                    variable.assign(value.astype(variable.dtype, copy=False))
+            if problems:
+                message = f"cannot load {reader.path}: " + "; ".join(problems)
+                if not self.ignore_invalid_weights:
+                    raise CheckpointError(message + " (pass ignore_invalid_weights=True to keep the "
+                                          "initial values of these variables)")
+                logger.warning("ignore_invalid_weights=True, skipped: %s", message)
 
     def named_weights(self, mapping=None):
         """``{TF1 name: np.ndarray}`` of the current weights (what a TF1 checkpoint would hold)."""

@@ -1,13 +1,13 @@
 """Token / n-gram counting over many files, in parallel, with bounded memory.
 
-Each batch of lines is counted into its own small ``Counter`` (in a worker process
-when workers > 1) and then merged into one table, instead of growing one global
-dict token by token (numbers in ``bench/word_count.py``). When the table grows
-beyond ``max_entries`` it either
+With workers > 1 each batch of lines is counted into its own small ``Counter`` in
+a worker process and merged into one table here; with one process batches are
+counted straight into the table (numbers in ``bench/word_count.py``). When the
+table grows beyond ``max_entries`` it either
 
-* ``overflow="prune"``: drops its rarest half (approximate counts, constant memory), or
 * ``overflow="spill"``: writes itself to disk in hash shards and starts afresh; the
-  shards are summed one at a time at the end (exact counts, memory ~ one shard).
+  shards are summed one at a time at the end (exact counts, memory ~ one shard), or
+* ``overflow="prune"``: drops its rarest half (approximate counts, constant memory).
 
 The budget is checked after each merge, so the table peaks at ``max_entries`` plus
 the distinct tokens of one batch; a smaller ``batch_chars`` tightens it.
@@ -35,6 +35,7 @@ __all__ = [
     "CountTable",
     "count_batches",
     "count_tokens",
+    "count_frequent_tokens",
 ]
 
 
@@ -99,7 +100,7 @@ def count_batch(lines, tokenize):
 class CountTable:
     """A token -> count table with a size budget (see module docstring)."""
 
-    def __init__(self, max_entries=None, overflow="prune", spill_dir=None, shards=16):
+    def __init__(self, max_entries=None, overflow="spill", spill_dir=None, shards=16):
         if overflow not in ("prune", "spill"):
             raise ValueError(f"overflow must be 'prune' or 'spill', got {overflow!r}")
         if max_entries is not None and max_entries < 2:
@@ -124,12 +125,21 @@ class CountTable:
         keys = list(batch)
         old = map(self.counts.get, keys, repeat(0))
         dict.update(self.counts, zip(keys, map(operator.add, old, map(batch.__getitem__, keys))))
+        self._after_growth()
+
+    def _after_growth(self):
         self.peak_entries = max(self.peak_entries, len(self.counts))
         if self.max_entries is not None and len(self.counts) > self.max_entries:
             if self.overflow == "prune":
                 self._prune()
             else:
                 self._spill()
+
+    def add_tokens(self, tokens):
+        """Count an iterable of tokens straight into the table (C-speed
+        ``Counter.update``); the single-process fast path."""
+        self.counts.update(tokens)
+        self._after_growth()
 
     def _prune(self):
         # Keep roughly the max_entries // 2 most frequent entries.
@@ -210,17 +220,84 @@ def count_tokens(
     batch_chars=1 << 18,
     max_queue_size=4,
     max_entries=None,
-    overflow="prune",
+    overflow="spill",
     spill_dir=None,
 ):
     """Count tokens of ``lines`` (any iterable of str) into a ``CountTable``.
 
-    workers > 1 counts batches in worker processes with ``parallel_apply``;
-    workers == 1 counts in this process (same batch-and-merge path).
+    workers > 1: batches are counted into small Counters in worker processes
+    (``parallel_apply``) and merged here. workers == 1: each batch is counted
+    straight into the table, which measured cheaper in CPython than
+    batch-and-merge (docs/benchmarks-text.md); the budget is checked per batch.
     """
     tokenize = get_tokenizer(tokenizer, n)
     table = CountTable(max_entries=max_entries, overflow=overflow, spill_dir=spill_dir)
-    return count_batches(
-        batch_lines(lines, batch_chars), lambda batch: count_batch(batch, tokenize),
-        workers, max_queue_size, table,
-    )
+    batches = batch_lines(lines, batch_chars)
+    if workers == 1:
+        for batch in batches:
+            table.add_tokens(chain.from_iterable(map(tokenize, batch)))
+        return table
+    return count_batches(batches, lambda batch: count_batch(batch, tokenize), workers, max_queue_size, table)
+
+
+def _shard_of(token, shards):
+    # Deterministic across processes (unlike hash() under spawn) and cheap.
+    return (ord(token[0]) * 31 + ord(token[-1])) % shards
+
+
+def count_frequent_tokens(
+    lines,
+    tokenizer="char",
+    n=4,
+    min_count=1,
+    workers=2,
+    batch_chars=1 << 18,
+    shards=16,
+    spill_dir=None,
+    max_queue_size=4,
+):
+    """Exact ``{token: count}`` for tokens seen at least ``min_count`` times, counted
+    map-reduce style so the parent process does almost no work:
+
+    map: workers count each batch and write it to disk split into ``shards`` files;
+    reduce: workers sum one shard each and return only its frequent tokens.
+
+    Use it when one process's merge is the bottleneck (n-grams with n >= 3) or the
+    full table does not fit in RAM: memory per worker is about one shard.
+    """
+    tokenize = get_tokenizer(tokenizer, n)
+    if spill_dir is not None:
+        os.makedirs(spill_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kerasformers-mapreduce-", dir=spill_dir) as root:
+
+        def map_batch(indexed_batch):
+            index, batch = indexed_batch
+            parts = [{} for _ in range(shards)]
+            for token, count in count_batch(batch, tokenize).items():
+                parts[_shard_of(token, shards)][token] = count
+            for shard, part in enumerate(parts):
+                with open(os.path.join(root, f"{shard:04d}-{index:08d}.pkl"), "wb") as f:
+                    pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
+            return index
+
+        def reduce_shard(shard):
+            table = CountTable()
+            prefix = f"{shard:04d}-"
+            for name in sorted(os.listdir(root)):
+                if name.startswith(prefix):
+                    with open(os.path.join(root, name), "rb") as f:
+                        table.add(pickle.load(f))
+            return table.to_dict(min_count)
+
+        batches = enumerate(batch_lines(lines, batch_chars))
+        if workers == 1:
+            list(map(map_batch, batches))
+            parts = map(reduce_shard, range(shards))
+        else:
+            for _ in parallel_apply_generator(map_batch, batches, workers, max_queue_size):
+                pass
+            parts = (r for _, r in parallel_apply_generator(reduce_shard, range(shards), workers, max_queue_size))
+        result = {}
+        for part in parts:  # shards are disjoint: a plain dict update, no addition
+            result.update(part)
+        return result

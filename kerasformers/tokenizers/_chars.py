@@ -43,39 +43,45 @@ def is_control(ch):
     return ch in "\x00\ufffd" or unicodedata.category(ch) in ("Cc", "Cf")
 
 
-def _char_class(predicate, categories):
-    """A regex character class ``[...]`` matching every code point where predicate holds."""
+def _char_class(predicate, categories, limit=None):
+    """The body of a regex character class matching the code points (below ``limit``)
+    where predicate holds."""
     ranges, start = [], None
-    for code, cat in enumerate(categories + [None]):
+    for code, cat in enumerate(categories[:limit] + [None]):
         inside = cat is not None and predicate(code, cat)
         if inside and start is None:
             start = code
         elif not inside and start is not None:
             ranges.append((start, code - 1))
             start = None
-    body = "".join(
+    return "".join(
         re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
         for lo, hi in ranges
     )
-    return f"[{body}]"
 
 
 @functools.cache
 def patterns():
-    """Compiled regexes, built once per process (one ~0.5 s scan of all code points)."""
+    """Compiled regexes, built once per process (one ~0.5 s scan of all code points).
+
+    Python's ``re`` tests BMP-only classes with a bitmap but walks range lists once a
+    class holds astral code points (~50x slower), so the deletion patterns also come
+    in a BMP-only variant, enough whenever a text has no astral character.
+    """
     cats = [unicodedata.category(chr(code)) for code in range(sys.maxunicode + 1)]
     ascii_symbol = lambda c: 33 <= c <= 47 or 58 <= c <= 64 or 91 <= c <= 96 or 123 <= c <= 126
     cjk = lambda c: any(lo <= c <= hi for lo, hi in CJK_RANGES)
+    alone = lambda c, cat: cjk(c) or ascii_symbol(c) or cat[0] == "P"
     space = lambda c, cat: chr(c) in SPACE_CHARS or cat == "Zs"
-    split_body = _char_class(lambda c, cat: cjk(c) or ascii_symbol(c) or cat[0] == "P", cats)[1:-1]
-    space_body = _char_class(space, cats)[1:-1]
     control = lambda c, cat: not space(c, cat) and (c in (0, 0xFFFD) or cat in ("Cc", "Cf"))
-    return {
-        # A word: one CJK/punctuation character, or a run of anything but spaces/CJK/punctuation.
-        "word": re.compile(f"[{split_body}]|[^{split_body}{space_body}]+"),
+    mark_or_control = lambda c, cat: cat == "Mn" or control(c, cat)
+    compiled = {"astral": re.compile("[\U00010000-\U0010FFFF]")}
+    for suffix, limit in (("", None), ("_bmp", 0x10000)):
         # Deleted characters, without / with do_lower_case (which also strips accents, Mn).
-        "deleted": re.compile(_char_class(control, cats)),
-        "deleted_lower": re.compile(_char_class(lambda c, cat: cat == "Mn" or control(c, cat), cats)),
-        "nonspacing_mark": re.compile(_char_class(lambda c, cat: cat == "Mn", cats)),
-        "surrogate": re.compile("[\ud800-\udfff]"),
-    }
+        compiled["deleted" + suffix] = re.compile(f"[{_char_class(control, cats, limit)}]")
+        compiled["deleted_lower" + suffix] = re.compile(f"[{_char_class(mark_or_control, cats, limit)}]")
+    split, spaces = _char_class(alone, cats), _char_class(space, cats)
+    # A word: one CJK/punctuation character, or a run of anything but spaces/CJK/punctuation.
+    compiled["word"] = re.compile(f"[{split}]|[^{split}{spaces}]+")
+    compiled["nonspacing_mark"] = re.compile(f"[{_char_class(lambda c, cat: cat == 'Mn', cats)}]")
+    return compiled

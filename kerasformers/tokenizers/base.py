@@ -6,9 +6,19 @@ text without special tokens (offsets are ``(start, end)`` character spans into t
 original text, or ``None``), ``_tokenize(text)`` -> token strings, ``token_to_id``,
 ``id_to_token``, ``decode`` and ``rematch``.
 """
+import itertools
+import re
+
 import numpy as np
 
 NO_SPAN = (0, 0)  # offsets of special and padding tokens
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text):
+    """Lone surrogates (invalid in UTF-8, so fatal to C++/Rust) become U+FFFD: same length,
+    so offsets stay valid."""
+    return text if text.isascii() else SURROGATE.sub("\ufffd", text)
 
 
 def check_text(text, name):
@@ -105,6 +115,11 @@ class TokenizerBase:
         tail = [end if end is not None else self._token_end] if self._token_end is not None else []
         return head + seq + tail
 
+    def _special_ids(self):
+        """Ids of token_start / token_end (None when unset), as ``tokens_to_ids`` maps them."""
+        return tuple(None if token is None else self.token_to_id(token)
+                     for token in (self._token_start, self._token_end))
+
     def _n_specials(self):
         return int(self._token_start is not None) + int(self._token_end is not None)
 
@@ -135,12 +150,7 @@ class TokenizerBase:
                 offsets = [(m[0], m[-1] + 1) if m else NO_SPAN for m in self.rematch(text, tokens)]
         else:
             ids, offsets = content if content is not None else self._content(text, with_offsets)
-        start, end = getattr(self, "_token_start_id", None), getattr(self, "_token_end_id", None)
-        if self._token_start is not None and start is None:
-            start = self.token_to_id(self._token_start)
-        if self._token_end is not None and end is None:
-            end = self.token_to_id(self._token_end)
-        ids = self._with_specials(ids, start, end)
+        ids = self._with_specials(ids, *self._special_ids())
         if offsets is not None:
             offsets = self._with_specials(offsets, NO_SPAN, NO_SPAN)
         return ids, offsets, self._n_specials()
@@ -215,14 +225,17 @@ class TokenizerBase:
         return self._pad(rows, return_offsets)
 
     def _pad(self, rows, return_offsets):
-        length = max((len(r[0]) for r in rows), default=0)
-        pad_id = getattr(self, "_token_pad_id", 0)
-        token_ids = np.full((len(rows), length), pad_id, dtype=np.int32)
+        """Rows of (ids, segments, spans) -> padded arrays, filled in one vectorised step."""
+        lengths = np.array([len(r[0]) for r in rows], dtype=np.int64)
+        length = int(lengths.max()) if len(rows) else 0
+        filled = np.arange(length)[None, :] < lengths[:, None]  # (batch, length), row-major = row order
+        token_ids = np.full((len(rows), length), getattr(self, "_token_pad_id", 0), dtype=np.int32)
+        token_ids[filled] = list(itertools.chain.from_iterable(r[0] for r in rows))
         segment_ids = np.zeros((len(rows), length), dtype=np.int32)
-        offsets = np.zeros((len(rows), length, 2), dtype=np.int32) if return_offsets else None
-        for i, (ids, segments, spans) in enumerate(rows):
-            token_ids[i, :len(ids)] = ids
-            segment_ids[i, :len(segments)] = segments
-            if return_offsets and spans:
-                offsets[i, :len(spans)] = spans
-        return (token_ids, segment_ids, offsets) if return_offsets else (token_ids, segment_ids)
+        segment_ids[filled] = list(itertools.chain.from_iterable(r[1] for r in rows))
+        if not return_offsets:
+            return token_ids, segment_ids
+        offsets = np.zeros((len(rows), length, 2), dtype=np.int32)
+        offsets[filled] = np.array(list(itertools.chain.from_iterable(r[2] for r in rows)),
+                                   dtype=np.int32).reshape(-1, 2)
+        return token_ids, segment_ids, offsets

@@ -9,12 +9,7 @@ import os
 from tokenizers import Tokenizer as RustTokenizer
 from tokenizers import decoders, models, pre_tokenizers
 
-from kerasformers.tokenizers.base import TokenizerBase, check_text
-
-
-def _no_surrogates(text):
-    """Rust strings must be valid Unicode: lone surrogates become U+FFFD (same length)."""
-    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+from kerasformers.tokenizers.base import TokenizerBase, check_text, replace_surrogates
 
 
 class BPETokenizer(TokenizerBase):
@@ -61,16 +56,16 @@ class BPETokenizer(TokenizerBase):
     def _tokenize(self, text):
         if self._pre_tokenize is not None:
             text = " ".join(self._pre_tokenize(text))
-        return self._rust.encode(_no_surrogates(text), add_special_tokens=False).tokens
+        return self._rust.encode(replace_surrogates(text), add_special_tokens=False).tokens
 
     def _content(self, text, with_offsets):
-        encoding = self._rust.encode(_no_surrogates(text), add_special_tokens=False)
+        encoding = self._rust.encode(replace_surrogates(text), add_special_tokens=False)
         return encoding.ids, (encoding.offsets if with_offsets else None)
 
     def _content_batch(self, texts, with_offsets):
         if not all(isinstance(t, str) for t in texts):
             return super()._content_batch(texts, with_offsets)
-        texts = [_no_surrogates(t) for t in texts]
+        texts = [replace_surrogates(t) for t in texts]
         if with_offsets:  # parallel Rust, Encoding objects carry the offsets
             return [(e.ids, e.offsets) for e in self._rust.encode_batch(texts, add_special_tokens=False)]
         return [(e.ids, None) for e in self._rust.encode_batch_fast(texts, add_special_tokens=False)]
@@ -83,7 +78,7 @@ class BPETokenizer(TokenizerBase):
         """Tokens of ``text`` -> the character indices each covers; ``[]`` for tokens
         that are not, in order, tokens of this text (e.g. added specials)."""
         check_text(text, "text")
-        encoding = self._rust.encode(_no_surrogates(text), add_special_tokens=False)
+        encoding = self._rust.encode(replace_surrogates(text), add_special_tokens=False)
         pieces = list(zip(encoding.tokens, encoding.offsets))
         result, cursor = [], 0
         for token in tokens:

@@ -5,7 +5,7 @@ import os
 
 import sentencepiece as spm
 
-from kerasformers.tokenizers.base import NO_SPAN, TokenizerBase, check_text
+from kerasformers.tokenizers.base import NO_SPAN, TokenizerBase, check_text, replace_surrogates
 
 
 def _char_index_of_bytes(text):
@@ -15,11 +15,6 @@ def _char_index_of_bytes(text):
         index.extend([i] * len(ch.encode("utf-8", "surrogatepass")))
     index.append(len(text))
     return index
-
-
-def _no_surrogates(text):
-    """SentencePiece needs valid UTF-8: lone surrogates become U+FFFD (same length)."""
-    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
 class SpTokenizer(TokenizerBase):
@@ -58,13 +53,13 @@ class SpTokenizer(TokenizerBase):
     def _prepare(self, text):
         if self._pre_tokenize is not None:
             text = " ".join(self._pre_tokenize(text))
-        return _no_surrogates(text)
+        return replace_surrogates(text)
 
     def _tokenize(self, text):
         return self.sp_model.encode(self._prepare(text), out_type=str)
 
     def _content(self, text, with_offsets):
-        text = _no_surrogates(text)
+        text = replace_surrogates(text)
         if not with_offsets:
             return self.sp_model.encode(text), None
         proto = self.sp_model.encode(text, return_type="proto")
@@ -86,7 +81,7 @@ class SpTokenizer(TokenizerBase):
         """Tokens of ``text`` -> the character indices each covers (``[]`` for specials,
         pieces with no surface such as a lone '▁', and tokens not from this text)."""
         check_text(text, "text")
-        clean = _no_surrogates(text)
+        clean = replace_surrogates(text)
         proto = self.sp_model.encode(clean, return_type="proto")
         to_char = _char_index_of_bytes(clean)
         pieces = [(p.piece, to_char[p.begin], to_char[p.end]) for p in proto.pieces]
@@ -105,7 +100,7 @@ class SpTokenizer(TokenizerBase):
         if with_offsets or not all(isinstance(t, str) for t in texts):
             return super()._content_batch(texts, with_offsets)
         # One multi-threaded C++ call for the whole batch.
-        return [(ids, None) for ids in self.sp_model.encode([_no_surrogates(t) for t in texts])]
+        return [(ids, None) for ids in self.sp_model.encode([replace_surrogates(t) for t in texts])]
 
 
 def train_sentencepiece(texts, model_path, vocab_size, model_type="unigram", character_coverage=0.9995,

@@ -10,19 +10,25 @@ Pipeline for one text (all steps are C or Rust code; Python only glues them):
 3. a word found whole in the vocabulary is one dict lookup (nearly every Chinese
    word); the rest go through the Rust ``tokenizers`` WordPiece model (greedy
    longest match, ``##`` continuations, ``word_maxlen``), cached per word.
+
+``encode_batch`` joins a batch of single texts into one string so steps 2-3 run once
+per batch, then builds the padded arrays with NumPy.
 """
+import itertools
 import os
 import re
 import unicodedata
 
+import numpy as np
 from tokenizers import models
 
 from kerasformers.tokenizers import _chars
 from kerasformers.tokenizers._chars import is_cjk, is_punctuation
-from kerasformers.tokenizers.base import NO_SPAN, TokenizerBase, check_text
+from kerasformers.tokenizers.base import NO_SPAN, SURROGATE, TokenizerBase, check_text
 from kerasformers.tokenizers.vocab import load_vocab
 
 _WORD_CACHE_SIZE = 200_000
+_SEPARATOR = "\uffff"  # a Unicode noncharacter: marks text boundaries in a joined batch
 # Decoding glues these to the next token (no space after them); bert4keras's list.
 _CJK_PUNCTUATION = (
     "＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､"
@@ -77,10 +83,13 @@ class Tokenizer(TokenizerBase):
         self._wordpiece = models.WordPiece(token_dict, unk_token=self._token_unk,
                                            max_input_chars_per_word=word_maxlen)
         self._word_cache = {}
+        self._batch_lookup = {**token_dict, _SEPARATOR: -2}
         patterns = _chars.patterns()
         self._word_re = patterns["word"]
-        self._deleted_re = patterns["deleted_lower" if self._do_lower_case else "deleted"]
-        self._surrogate_re = patterns["surrogate"]
+        deleted = "deleted_lower" if self._do_lower_case else "deleted"
+        self._deleted_re, self._deleted_bmp_re = patterns[deleted], patterns[deleted + "_bmp"]
+        self._astral_re = patterns["astral"]
+
 
     # ---- vocabulary ----------------------------------------------------------------
 
@@ -106,7 +115,7 @@ class Tokenizer(TokenizerBase):
             if not text.isascii() and not unicodedata.is_normalized("NFD", text):
                 text, nfd_map = _split_map([unicodedata.normalize("NFD", ch) for ch in text])
                 mapping = _compose(nfd_map, mapping)
-        if self._deleted_re.search(text):
+        if self._deleted_bmp_re.search(text) or (self._astral_re.search(text) and self._deleted_re.search(text)):
             deleted = {m.start() for m in self._deleted_re.finditer(text)}
             keep_map = [j for j in range(len(text)) if j not in deleted]
             text = self._deleted_re.sub("", text)
@@ -121,11 +130,11 @@ class Tokenizer(TokenizerBase):
         if cached is not None:
             return cached
         unknown = ((self._token_unk_id,), (word,), (len(word),))
-        if len(word) > self._word_maxlen or self._surrogate_re.search(word):
+        if len(word) > self._word_maxlen or SURROGATE.search(word):
             result = unknown  # Rust cannot take lone surrogates; no vocabulary token holds one
         else:
             pieces = self._wordpiece.tokenize(word)
-            if len(pieces) == 1 and pieces[0].value == self._token_unk and word != self._token_unk:
+            if len(pieces) == 1 and pieces[0].value == self._token_unk:
                 result = unknown
             else:
                 values = tuple(p.value for p in pieces)
@@ -141,7 +150,7 @@ class Tokenizer(TokenizerBase):
         vocab = self._token_dict
         if not with_offsets:
             words = self._word_re.findall(norm)
-            ids = [vocab.get(word, -1) for word in words]
+            ids = list(map(vocab.get, words, itertools.repeat(-1)))
             if -1 in ids:
                 ids = []
                 for word in words:
@@ -167,6 +176,59 @@ class Tokenizer(TokenizerBase):
         if mapping is not None:
             offsets = [(mapping[s], mapping[e - 1] + 1) for s, e in offsets]
         return ids, offsets
+
+    def encode_batch(self, first_texts, second_texts=None, maxlen=None, pattern="S*E*E",
+                     truncate_from="right", return_offsets=False):
+        plain = (second_texts is None and not return_offsets and truncate_from in ("right", "left")
+                 and pattern in ("S*E*E", "S*ES*E") and self._pre_tokenize is None and not self._token_translate
+                 and isinstance(first_texts, (list, tuple)) and all(isinstance(t, str) for t in first_texts))
+        if plain and first_texts:
+            if maxlen is not None:
+                self._check_maxlen(maxlen, self._n_specials())
+            arrays = self._encode_plain_batch(first_texts, maxlen, truncate_from)
+            if arrays is not None:
+                return arrays
+        return super().encode_batch(first_texts, second_texts, maxlen, pattern, truncate_from, return_offsets)
+
+    def _encode_plain_batch(self, texts, maxlen, truncate_from):
+        """Single texts -> padded arrays with one regex pass and one dict pass over the
+        whole batch joined by ``_SEPARATOR``, then NumPy; same result as ``encode`` per text.
+        None if a text itself holds the separator."""
+        joined = f" {_SEPARATOR} ".join(self._normalize(text)[0] for text in texts)
+        if joined.count(_SEPARATOR) != len(texts) - 1:
+            return None
+        words = self._word_re.findall(joined)
+        ids = np.fromiter(map(self._batch_lookup.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
+        missing = np.flatnonzero(ids == -1)
+        if len(missing):  # words not in the vocabulary: splice in their WordPiece ids
+            pieces = [self._word_pieces(words[i])[0] for i in missing]
+            counts = np.ones(len(ids), dtype=np.int64)
+            counts[missing] = [len(p) for p in pieces]
+            starts = np.cumsum(counts) - counts
+            spliced = np.empty(int(counts.sum()), dtype=np.int64)
+            spliced[starts] = ids
+            for start, piece_ids in zip(starts[missing], pieces):
+                spliced[start:start + len(piece_ids)] = piece_ids
+            ids = spliced
+        content = ids[ids != -2]  # all texts' content ids, back to back
+        n = np.diff(np.concatenate([[-1], np.flatnonzero(ids == -2), [len(ids)]])) - 1  # per text
+        keep = n if maxlen is None else np.minimum(n, maxlen - self._n_specials())
+        if (keep < n).any():  # truncate each text's content on the chosen side
+            position = np.arange(len(content)) - np.repeat(np.cumsum(n) - n, n)
+            limit = np.repeat(keep, n)
+            kept = position < limit if truncate_from == "right" else position >= np.repeat(n, n) - limit
+            content = content[kept]
+        start_id, end_id = self._special_ids()
+        head = int(start_id is not None)
+        lengths = keep + self._n_specials()
+        columns = np.arange(int(lengths.max()))[None, :]
+        token_ids = np.full((len(texts), columns.shape[1]), getattr(self, "_token_pad_id", 0), dtype=np.int32)
+        if start_id is not None:
+            token_ids[:, 0] = start_id
+        token_ids[(columns >= head) & (columns < head + keep[:, None])] = content
+        if end_id is not None:
+            token_ids[np.arange(len(texts)), head + keep] = end_id
+        return token_ids, np.zeros_like(token_ids)
 
     def _tokenize(self, text, pre_tokenize=True):
         if pre_tokenize and self._pre_tokenize is not None:

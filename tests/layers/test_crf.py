@@ -113,16 +113,19 @@ def test_crf_serialisation_round_trip():
     assert clone.lr_multiplier == 5 and clone.name == "crf"
 
 
-def _np_memm_loss(nodes, trans, labels, lengths):
-    """Reference: forward + backward MEMM token cross-entropy, averaged."""
+def _np_memm(nodes, trans, labels, lengths, accuracy=False):
+    """Reference: forward + backward MEMM token cross-entropy (or accuracy), averaged."""
     def direction(nodes, trans, labels):
         total, count = 0.0, 0
         for x, y, n in zip(nodes, labels, lengths):
             x, y = x[:n], y[:n]
             for t in range(n):
                 logits = x[t] if t == 0 else (x[t] + trans[y[t - 1]]) / 2
-                logits = logits - logits.max()
-                total += np.log(np.exp(logits).sum()) - logits[y[t]]
+                if accuracy:
+                    total += float(logits.argmax() == y[t])
+                else:
+                    logits = logits - logits.max()
+                    total += np.log(np.exp(logits).sum()) - logits[y[t]]
                 count += 1
         return total / count
 
@@ -143,11 +146,16 @@ def test_memm_loss_matches_numpy(hidden_dim):
     trans = _np(memm.trans)
     if hidden_dim:
         np.testing.assert_allclose(trans, _np(memm._l_trans) @ _np(memm._r_trans).T, rtol=1e-5)
-    expected = _np_memm_loss(nodes, trans, labels, lengths)
+    expected = _np_memm(nodes, trans, labels, lengths)
     assert float(_np(memm.sparse_loss(labels, scores))) == pytest.approx(expected, rel=1e-5)
     assert float(_np(memm.dense_loss(np.eye(k)[labels], scores))) == pytest.approx(expected, rel=1e-5)
-    acc = float(_np(memm.sparse_accuracy(labels, scores)))
-    assert 0.0 <= acc <= 1.0
+    expected_acc = _np_memm(nodes, trans, labels, lengths, accuracy=True)
+    assert float(_np(memm.sparse_accuracy(labels, scores))) == pytest.approx(expected_acc, abs=1e-6)
+    # Labels equal to the emission argmax, transitions zeroed: both directions are perfect.
+    if hidden_dim is None:
+        memm._trans.assign(np.zeros((k, k), "float32"))
+        best = nodes.argmax(-1)
+        assert float(_np(memm.sparse_accuracy(best, scores))) == pytest.approx(1.0)
 
 
 def test_crf_lr_multiplier_speeds_up_sgd_on_transitions():

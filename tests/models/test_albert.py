@@ -3,7 +3,6 @@ import json
 import os
 
 import keras
-import numpy as np
 import pytest
 import torch
 
@@ -101,9 +100,12 @@ def test_tf1_names_load_to_the_same_outputs(mlm_dir, batch, tmp_path):
     assert_close(sequence2, sequence, atol=1e-6, what="sequence")
     assert_close(logits2, logits, atol=1e-6, what="logits")
     # the unshared variant reads the same TF1 checkpoint into every layer
-    _, sequence3, _ = sequence_and_mlm(prefix, token_ids, segment_ids, model="albert_unshared",
-                                       config_path=str(config))
+    unshared, sequence3, _ = sequence_and_mlm(prefix, token_ids, segment_ids, model="albert_unshared",
+                                              config_path=str(config))
     assert_close(sequence3, sequence, atol=1e-6, what="unshared sequence")
+    # ...and saves back to the same single shared block
+    unshared.save_weights_as_checkpoint(str(tmp_path / "unshared.ckpt"))
+    assert set(open_checkpoint(str(tmp_path / "unshared.ckpt")).keys()) == names
 
 
 def test_bert_checkpoint_is_rejected_naming_the_variables(tmp_path):

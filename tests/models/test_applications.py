@@ -94,7 +94,7 @@ def gradients(model, inputs):
         def loss(trainable):
             out, _ = model.stateless_call(trainable, [v.value for v in model.non_trainable_variables], inputs)
             return (out ** 2).sum()
-        return [np.asarray(g) for g in jax.grad(loss)([v.value for v in model.trainable_variables])]
+        return [np.asarray(g) for g in jax.jit(jax.grad(loss))([v.value for v in model.trainable_variables])]
     if backend == "torch":
         for v in model.trainable_variables:
             v.value.grad = None
@@ -110,14 +110,18 @@ def gradients(model, inputs):
 def test_remat_gives_the_same_gradients(family):
     rng = np.random.default_rng(3)
     inputs = [rng.integers(1, SMALL["vocab_size"], size=(2, N)).astype("int32"), np.zeros((2, N), "int32")]
-    plain = build(family, "encoder")
-    remat = build_transformer_model(model=family, remat=True, **{**SMALL, **FAMILIES[family]})
+    config = {**SMALL, **FAMILIES[family], "num_hidden_layers": 1}  # remat is per layer: one is enough
+    plain = build_transformer_model(model=family, **config)
+    for v in plain.weights:
+        v.assign(rng.normal(size=v.shape, scale=0.3).astype("float32"))
+    remat = build_transformer_model(model=family, remat=True, **config)
     remat.set_weights(plain.get_weights())
     main = [layer for layer in remat.layers if layer.name.startswith("Transformer-")]
     assert main and all(layer._remat_mode is not None for layer in main), "main layers must rematerialise"
     assert all(not layer._remat_mode for layer in plain.layers)
     for g_remat, g_plain in zip(gradients(remat, inputs), gradients(plain, inputs)):
-        np.testing.assert_allclose(g_remat, g_plain, rtol=1e-4, atol=1e-5)
+        # recomputation may reorder float sums: compare relative to the gradient's own scale
+        np.testing.assert_allclose(g_remat, g_plain, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(g_plain).max()))
 
 
 @pytest.mark.parametrize("family", ["albert", "roformer_v2"])

@@ -91,3 +91,19 @@ def test_config_errors_name_the_problem(tmp_path):
         build_transformer_model(str(tmp_path / "bad.json"), model="bort")
     with pytest.raises(ValueError, match="application"):
         build_transformer_model(str(tmp_path / "bad.json"), application="decoder")
+
+
+def test_sequence_output_carries_the_padding_mask_like_bert4keras():
+    """bert4keras's Embedding used mask_zero=True; CRF / pooling downstream rely on the mask."""
+    import keras
+    from kerasformers.layers import MaskedGlobalAveragePooling1D
+    bert = build_transformer_model(vocab_size=30, hidden_size=12, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=7, return_keras_model=False)
+    pooled = MaskedGlobalAveragePooling1D()(bert.model.output)
+    pool_model = keras.Model(bert.model.inputs, pooled)
+    sequence_model = bert.model
+    token_ids = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], dtype="int32")
+    segment_ids = np.zeros_like(token_ids)
+    sequence = to_numpy(sequence_model([token_ids, segment_ids]))
+    expected = np.stack([sequence[0, :3].mean(0), sequence[1].mean(0)])
+    np.testing.assert_allclose(to_numpy(pool_model([token_ids, segment_ids])), expected, atol=1e-5)

@@ -81,3 +81,29 @@ def test_generate_matches_transformers(gpt2, gpt2_dir, prompts, num_beams):
                                                           num_beams=num_beams, **kw))
     actual = generate(gpt2, prompts, max_new_tokens=8, num_beams=num_beams, stop_ids=[eos])
     assert_same_sequences(actual, expected, eos)
+
+
+def test_export_to_huggingface_round_trips(gpt2, gpt2_dir, tmp_path):
+    from kerasformers.checkpoints.export import export_huggingface
+
+    export_huggingface(gpt2, str(tmp_path))
+    reloaded = transformers.GPT2LMHeadModel.from_pretrained(str(tmp_path)).eval()
+    ids = np.array([[5, 17, 42, 8, 99]])
+    with torch.no_grad():
+        expected = torch_numpy(gpt2_dir[1](torch.tensor(ids)).logits)
+        actual = torch_numpy(reloaded(torch.tensor(ids)).logits)
+    assert_close(actual, expected, atol=1e-5, what="exported GPT-2")
+
+
+def test_processors_match_transformers(gpt2, gpt2_dir):
+    """Repetition penalty and min_new_tokens give the same greedy tokens as transformers."""
+    _, hf_model = gpt2_dir
+    prompts = np.random.default_rng(5).integers(1, VOCAB, size=(3, 6)).tolist()  # equal lengths: no pads
+    free = hf_generate(hf_model, prompts, max_new_tokens=8)
+    stop = int(free[0, 1])
+    expected = hf_generate(hf_model, prompts, max_new_tokens=8, repetition_penalty=1.8, min_new_tokens=3,
+                           eos_token_id=stop)
+    actual = generate(gpt2, prompts, max_new_tokens=8, repetition_penalty=1.8, min_new_tokens=3, stop_ids=[stop])
+    assert_same_sequences(actual, expected, stop)
+    plain = hf_generate(hf_model, prompts, max_new_tokens=8, eos_token_id=stop)
+    assert not np.array_equal(plain, expected)  # the processors really changed the output

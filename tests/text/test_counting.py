@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerasformers.text.corpus import batch_lines, content_pieces
-from kerasformers.text.counting import CountTable, count_batch, count_tokens, get_tokenizer
+from kerasformers.text.counting import CountTable, count_batch, count_frequent_tokens, count_tokens, get_tokenizer
 
 # Small alphabet so n-grams repeat; "，" splits pieces.
 texts = st.lists(st.text(alphabet="甲乙丙丁，", min_size=0, max_size=30), min_size=0, max_size=12)
@@ -52,6 +52,20 @@ def test_parallel_counting_equals_serial():
     serial = count_tokens(lines, "ngram", 3, batch_chars=300).to_dict()
     parallel = count_tokens(lines, "ngram", 3, workers=2, batch_chars=300).to_dict()
     assert parallel == serial == dict(brute_force_ngrams(lines, 3))
+
+
+@settings(max_examples=15, deadline=None)
+@given(texts, st.integers(1, 3))
+def test_map_reduce_counting_equals_brute_force(lines, min_count):
+    expected = {k: v for k, v in brute_force_ngrams(lines, 3).items() if v >= min_count}
+    assert count_frequent_tokens(lines, "ngram", 3, min_count, workers=1, batch_chars=8, shards=3) == expected
+
+
+def test_map_reduce_counting_in_parallel_equals_serial(tmp_path):
+    lines = ["今天天气很好，我们去公园散步。", "天气预报说明天天气也很好。"] * 200
+    counts = count_frequent_tokens(lines, "ngram", 4, 2, workers=2, batch_chars=300, spill_dir=tmp_path)
+    assert counts == {k: v for k, v in brute_force_ngrams(lines, 4).items() if v >= 2}
+    assert list(tmp_path.iterdir()) == []  # shard files cleaned up
 
 
 def test_pruning_bounds_memory_and_keeps_frequent_counts_exact():

@@ -203,3 +203,13 @@ def test_edge_strings(lower):
         Tokenizer("/nonexistent/vocab.txt")
     with pytest.raises(ValueError, match="no '\\[UNK\\]' token"):
         Tokenizer({"a": 0})
+
+
+@pytest.mark.parametrize("maxlen,side", [(None, "right"), (32, "right"), (32, "left"), (2, "right")])
+def test_batch_path_equals_encode(lower, texts, maxlen, side):
+    sample = texts[::40] + ["", "  ", "Unknown wørds ☃ and 中文", "x" * 300, "holds \uffff the separator"]
+    ids, segments = lower.encode_batch(sample, maxlen=maxlen, truncate_from=side)
+    for text, row in zip(sample, ids.tolist()):
+        expected = lower.encode(text, maxlen=maxlen, truncate_from=side)[0]
+        assert row == expected + [lower._token_pad_id] * (len(row) - len(expected))
+    assert not segments.any() and ids.dtype == np.int32

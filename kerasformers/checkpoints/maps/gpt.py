@@ -6,7 +6,8 @@ feed-forward. HF's OpenAI-GPT embeds segment ids with the token table (CDial-GPT
 build with `shared_segment_embeddings=True`), so there is no separate segment table.
 """
 from . import find_prefix
-from .gpt2 import _third, invert_fused
+from .gpt2 import _third
+from .gpt2 import export_extras as gpt2_extras
 
 _LAYER_NORMS = {"attention/output/LayerNorm": "ln_1", "output/LayerNorm": "ln_2"}
 _DENSES = {
@@ -41,8 +42,22 @@ def hf_to_tf1(hf_keys, model):
 
 
 def tf1_to_hf(tf1_names, model):
-    """HF `OpenAIGPTLMHeadModel` names for an export (fused `c_attn` as in gpt2)."""
-    return invert_fused(hf_to_tf1(_all_hf_names(model), model), tf1_names)
+    """HF `OpenAIGPTLMHeadModel` names; the fused `c_attn` comes from `export_extras`."""
+    names = set(tf1_names)
+    forward = hf_to_tf1(_all_hf_names(model), model)
+    return {hf: (tf1, None) for tf1, (hf, _) in forward.items() if tf1 in names and "c_attn" not in hf}
+
+
+def export_extras(tensors, model):
+    return gpt2_extras(tensors, model)
+
+
+def hf_config(model, hf_tensors):
+    return {"architectures": ["OpenAIGPTLMHeadModel"], "model_type": "openai-gpt",
+            "vocab_size": model.vocab_size, "n_embd": model.hidden_size, "n_layer": model.num_hidden_layers,
+            "n_head": model.num_attention_heads, "n_positions": model.max_position, "afn": model.hidden_act,
+            "layer_norm_epsilon": model.layer_norm_eps, "resid_pdrop": model.dropout_rate,
+            "embd_pdrop": model.dropout_rate, "attn_pdrop": model.attention_dropout_rate}
 
 
 def _all_hf_names(model):

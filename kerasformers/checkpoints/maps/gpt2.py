@@ -53,30 +53,32 @@ def hf_to_tf1(hf_keys, model):
 
 
 def tf1_to_hf(tf1_names, model):
-    """HF `GPT2LMHeadModel` names (`transformer.` prefix) for an export."""
-    return invert_fused(hf_to_tf1(_all_hf_names(model), model), tf1_names)
-
-
-def invert_fused(forward, tf1_names):
-    """Invert a `{tf1: (hf, transform)}` table into `{hf: (source, transform)}`.
-
-    A fused HF tensor (`c_attn`) gets a tuple of its three TF1 names (query, key, value)
-    as source and a transform that concatenates the three arrays.
-    """
+    """HF `GPT2LMHeadModel` names (`transformer.` prefix) for an export, except the fused
+    `c_attn` tensors, which `export_extras` concatenates from query/key/value."""
     names = set(tf1_names)
-    table, fused = {}, {}
-    for tf1, (hf, _) in forward.items():
-        if tf1 not in names:
-            continue
-        if "c_attn" in hf:
-            fused.setdefault(hf, []).append(tf1)
-        else:
-            table[hf] = (tf1, None)
-    order = {"query": 0, "key": 1, "value": 2}
-    for hf, sources in fused.items():
-        sources = tuple(sorted(sources, key=lambda n: order[n.split("/")[-2]]))
-        table[hf] = (sources, lambda *arrays: np.concatenate(arrays, axis=-1))
-    return table
+    forward = hf_to_tf1(_all_hf_names(model), model)
+    return {hf: (tf1, None) for tf1, (hf, _) in forward.items() if tf1 in names and "c_attn" not in hf}
+
+
+def export_extras(tensors, model):
+    """The fused `c_attn` weight/bias of every layer: [query | key | value] on the last axis."""
+    extras = {}
+    for i in range(model.num_hidden_layers):
+        block = f"gpt/transformer/layer_{i}/attention/self/"
+        for kind, hf_kind in (("kernel", "weight"), ("bias", "bias")):
+            parts = [tensors[f"{block}{part}/{kind}"] for part in ("query", "key", "value")]
+            extras[f"transformer.h.{i}.attn.c_attn.{hf_kind}"] = np.concatenate(parts, axis=-1)
+    return extras
+
+
+def hf_config(model, hf_tensors):
+    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": model.vocab_size,
+            "n_embd": model.hidden_size, "n_layer": model.num_hidden_layers,
+            "n_head": model.num_attention_heads, "n_inner": model.intermediate_size,
+            "n_positions": model.max_position, "activation_function": model.hidden_act,
+            "layer_norm_epsilon": model.layer_norm_eps, "resid_pdrop": model.dropout_rate,
+            "embd_pdrop": model.dropout_rate, "attn_pdrop": model.attention_dropout_rate,
+            "tie_word_embeddings": True}
 
 
 def _all_hf_names(model):

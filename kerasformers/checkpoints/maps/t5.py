@@ -70,3 +70,22 @@ def tf1_to_hf(tf1_names, model):
     names = set(tf1_names)
     return {hf: (tf1, _transform(tf1))
             for tf1, hf in name_pairs(model.num_hidden_layers, gated, mt5) if tf1 in names}
+
+
+def export_extras(tensors, model):
+    return {}
+
+
+def hf_config(model, hf_tensors):
+    gated = model.version != "t5.1.0"
+    act = model.hidden_act if isinstance(model.hidden_act, str) else model.hidden_act[0]
+    act = {"gelu_new": "gelu", "gelu_tanh": "gelu"}.get(act, act)
+    return {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5",
+            "vocab_size": model.vocab_size, "d_model": model.hidden_size, "d_kv": model.attention_head_size,
+            "d_ff": model.intermediate_size, "num_layers": model.num_hidden_layers,
+            "num_heads": model.num_attention_heads, "relative_attention_num_buckets": model.num_buckets,
+            "relative_attention_max_distance": model.max_distance, "dropout_rate": model.dropout_rate,
+            "layer_norm_epsilon": model.layer_norm_eps,
+            "feed_forward_proj": f"gated-{act}" if gated else act,
+            "tie_word_embeddings": not gated, "decoder_start_token_id": 0, "pad_token_id": 0,
+            "eos_token_id": 1, "is_encoder_decoder": True}
