@@ -4,7 +4,6 @@
 so old ``K.mean``, ``K.int_shape``, ``K.epsilon`` calls keep working on every backend.
 """
 import keras
-import numpy as np
 from keras import ops
 
 from .layers import activations

@@ -1,6 +1,9 @@
-"""Data utilities: padding, truncation, segmentation, batching, parallel maps, big files."""
+"""Data utilities: padding, truncation, segmentation, batching, parallel maps, big files.
+
+`DataGenerator` is imported on first use: it needs keras (and so a backend), which the
+text-mining tools and the CLI, built on the rest of this package, do not.
+"""
 from .files import open
-from .generator import DataGenerator
 from .padding import sequence_padding, softmax, to_array, truncate_sequences
 from .parallel import parallel_apply, parallel_apply_generator
 from .text import (
@@ -34,3 +37,10 @@ __all__ = [
     "to_array",
     "truncate_sequences",
 ]
+
+
+def __getattr__(name):
+    if name == "DataGenerator":
+        from .generator import DataGenerator
+        return DataGenerator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,10 +6,7 @@ same names in every iteration reuses the same layers. ``albert_unshared`` keeps 
 per-layer names and loads the shared checkpoint weights into every layer (for fine-tuning
 the layers apart).
 """
-import keras
-
 from ..checkpoints.maps import albert as albert_names
-from ..layers import FeedForward, MultiHeadAttention
 from .bert import BERT
 from .registry import register_model
 
@@ -57,27 +54,8 @@ class ALBERT_Unshared(BERT):
 class ALBERT(BERT):
     name_map = albert_names
 
-    def apply_main_layers(self, x, index):
-        """BERT's post-LN block under index-free names, so every layer reuses the same weights."""
-        attention_name, ffn_name = "Transformer-MultiHeadSelfAttention", "Transformer-FeedForward"
-        arguments = {"attention_bias": self.compute_attention_bias()}
-        if self.residual_attention_scores:
-            arguments.update(previous_scores=self.attention_scores, return_scores=True)
-        h = self.apply([x, x, x], MultiHeadAttention, arguments=arguments, name=attention_name,
-                       heads=self.num_attention_heads, head_size=self.attention_head_size,
-                       out_dim=self.hidden_size, key_size=self.attention_key_size,
-                       attention_dropout=self.attention_dropout_rate, kernel_initializer=self.initializer)
-        if self.residual_attention_scores:
-            h, self.attention_scores = h
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{attention_name}-Add")
-        x = self.layer_norm(x, name=f"{attention_name}-Norm")
-
-        h = self.apply(x, FeedForward, name=ffn_name, units=self.intermediate_size,
-                       activation=self.hidden_act, kernel_initializer=self.initializer)
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
-        return self.layer_norm(x, name=f"{ffn_name}-Norm")
+    def block_name(self, index):
+        return "Transformer"  # one name for every block: the layers (and weights) are shared
 
     def variable_mapping(self):
         mapping = _embeddings_and_heads(super().variable_mapping())

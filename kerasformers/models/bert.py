@@ -20,6 +20,7 @@ from .transformer import Transformer
 class BERT(Transformer):
     name_map = bert_names
     vocab_variables = ("bert/embeddings/word_embeddings", "cls/predictions/output_bias")
+    use_bias = True
 
     def __init__(self, max_position, segment_vocab_size=2, with_pool=False, with_nsp=False,
                  with_mlm=False, custom_position_ids=False, shared_segment_embeddings=False,
@@ -49,12 +50,22 @@ class BERT(Transformer):
         return inputs
 
     def apply_embeddings(self, inputs):
+        x, position_ids = self.apply_token_segment_embeddings(inputs)
+        x = self.apply_position_embeddings(x, position_ids)
+        x = self.layer_norm(x, name="Embedding-Norm")
+        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+        if self.embedding_size != self.hidden_size:
+            x = self.apply(x, keras.layers.Dense, units=self.hidden_size, use_bias=self.use_bias,
+                           kernel_initializer=self.initializer, name="Embedding-Mapping")
+        return x
+
+    def apply_token_segment_embeddings(self, inputs):
+        """Token (+ segment) embeddings; also sets up the attention bias. → (x, position_ids)."""
         inputs = list(inputs)
         token_ids = inputs.pop(0)
         segment_ids = inputs.pop(0) if self.segment_vocab_size > 0 else None
         position_ids = inputs.pop(0) if self.custom_position_ids else None
         self.compute_attention_bias([token_ids, segment_ids])
-
         x = self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
                        output_dim=self.embedding_size, embeddings_initializer=self.initializer,
                        mask_id=self.pad_token_id)
@@ -63,30 +74,42 @@ class BERT(Transformer):
             s = self.apply(segment_ids, Embedding, name=segment_layer, input_dim=self.segment_vocab_size,
                            output_dim=self.embedding_size, embeddings_initializer=self.initializer)
             x = self.apply([x, s], Add, name="Embedding-Token-Segment")
-        x = self.apply([x, position_ids] if self.custom_position_ids else x, PositionEmbedding,
-                       name="Embedding-Position", input_dim=self.max_position,
-                       output_dim=self.embedding_size, merge_mode="add",
-                       custom_position_ids=self.custom_position_ids,
-                       embeddings_initializer=self.initializer)
-        x = self.layer_norm(x, name="Embedding-Norm")
-        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
-        if self.embedding_size != self.hidden_size:
-            x = self.apply(x, keras.layers.Dense, units=self.hidden_size,
-                           kernel_initializer=self.initializer, name="Embedding-Mapping")
-        return x
+        return x, position_ids
 
-    def apply_main_layers(self, x, index):
-        attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
-        ffn_name = f"Transformer-{index}-FeedForward"
+    def apply_position_embeddings(self, x, position_ids):
+        """Learned absolute positions; families with relative/rotary positions return x."""
+        return self.apply([x, position_ids] if self.custom_position_ids else x, PositionEmbedding,
+                          name="Embedding-Position", input_dim=self.max_position,
+                          output_dim=self.embedding_size, merge_mode="add",
+                          custom_position_ids=self.custom_position_ids,
+                          embeddings_initializer=self.initializer)
+
+    # ------------------------------------------------------------------ the block and its hooks
+    def block_name(self, index):
+        """Layer-name stem of block ``index``; a constant stem shares weights (ALBERT)."""
+        return f"Transformer-{index}"
+
+    def attention_layer(self):
+        """(layer class, extra constructor kwargs) of the self-attention."""
+        return MultiHeadAttention, {}
+
+    def attention_arguments(self, x):
+        """Call kwargs of the self-attention (biases, position tables, RealFormer scores)."""
         arguments = {"attention_bias": self.compute_attention_bias()}
         if self.residual_attention_scores:
             arguments.update(previous_scores=self.attention_scores, return_scores=True)
+        return arguments
 
-        h = self.apply([x, x, x], MultiHeadAttention, arguments=arguments, name=attention_name,
+    def apply_main_layers(self, x, index):
+        """Post-LN block: x = LN(x + Attn(x)); x = LN(x + FFN(x))."""
+        attention_name = f"{self.block_name(index)}-MultiHeadSelfAttention"
+        ffn_name = f"{self.block_name(index)}-FeedForward"
+        attention_class, attention_kwargs = self.attention_layer()
+        h = self.apply([x, x, x], attention_class, arguments=self.attention_arguments(x), name=attention_name,
                        heads=self.num_attention_heads, head_size=self.attention_head_size,
-                       out_dim=self.hidden_size, key_size=self.attention_key_size,
+                       out_dim=self.hidden_size, key_size=self.attention_key_size, use_bias=self.use_bias,
                        attention_dropout=self.attention_dropout_rate,
-                       kernel_initializer=self.initializer)
+                       kernel_initializer=self.initializer, **attention_kwargs)
         if self.residual_attention_scores:
             h, self.attention_scores = h
         h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
@@ -94,7 +117,7 @@ class BERT(Transformer):
         x = self.layer_norm(x, name=f"{attention_name}-Norm")
 
         h = self.apply(x, FeedForward, name=ffn_name, units=self.intermediate_size,
-                       activation=self.hidden_act, kernel_initializer=self.initializer)
+                       activation=self.hidden_act, use_bias=self.use_bias, kernel_initializer=self.initializer)
         h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
         x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
         return self.layer_norm(x, name=f"{ffn_name}-Norm")

@@ -41,7 +41,7 @@ class GAU_alpha(RoFormerV2):
                        kernel_initializer=self.initializer)
         h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{name}-Dropout")
         x = self.apply([x, h], keras.layers.Add, name=f"{name}-Add")
-        return self.rms_norm(x, f"{name}-Norm")
+        return self.layer_norm(x, f"{name}-Norm")
 
     def variable_mapping(self):
         mapping = {name: names for name, names in super().variable_mapping().items()

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from ..checkpoints.maps import nezha as nezha_names
-from ..layers import Embedding, FeedForward, MultiHeadAttention, sinusoidal_embeddings
+from ..layers import MultiHeadAttention, sinusoidal_embeddings
 from .bert import BERT
 from .registry import register_model
 
@@ -72,24 +72,8 @@ class NEZHA(BERT):
         super().__init__(max_position=max_position, **kwargs)
         self.max_relative_position = max_relative_position
 
-    def apply_embeddings(self, inputs):
-        """Token (+ segment) embeddings → LN → dropout (→ mapping); positions live in attention."""
-        inputs = list(inputs)
-        token_ids = inputs.pop(0)
-        segment_ids = inputs.pop(0) if self.segment_vocab_size > 0 else None
-        self.compute_attention_bias([token_ids, segment_ids])
-        x = self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
-                       output_dim=self.embedding_size, embeddings_initializer=self.initializer)
-        if segment_ids is not None:
-            s = self.apply(segment_ids, Embedding, name="Embedding-Segment", input_dim=self.segment_vocab_size,
-                           output_dim=self.embedding_size, embeddings_initializer=self.initializer)
-            x = self.apply([x, s], keras.layers.Add, name="Embedding-Token-Segment")
-        x = self.layer_norm(x, name="Embedding-Norm")
-        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
-        if self.embedding_size != self.hidden_size:
-            x = self.apply(x, keras.layers.Dense, units=self.hidden_size,
-                           kernel_initializer=self.initializer, name="Embedding-Mapping")
-        return x
+    def apply_position_embeddings(self, x, position_ids):
+        return x  # positions act inside attention
 
     def compute_position_bias(self, x=None):
         if self.position_bias is None:
@@ -98,29 +82,11 @@ class NEZHA(BERT):
                                             dim=self.attention_head_size)
         return self.position_bias
 
-    def apply_main_layers(self, x, index):
-        """Post-LN block: x = LN(x + Attn(x)); x = LN(x + FFN(x))."""
-        attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
-        ffn_name = f"Transformer-{index}-FeedForward"
-        arguments = {"attention_bias": self.compute_attention_bias(),
-                     "position_bias": self.compute_position_bias(x)}
-        if self.residual_attention_scores:
-            arguments.update(previous_scores=self.attention_scores, return_scores=True)
-        h = self.apply([x, x, x], PositionalAttention, arguments=arguments, name=attention_name,
-                       p_bias=self.p_bias, heads=self.num_attention_heads, head_size=self.attention_head_size,
-                       out_dim=self.hidden_size, key_size=self.attention_key_size,
-                       attention_dropout=self.attention_dropout_rate, kernel_initializer=self.initializer)
-        if self.residual_attention_scores:
-            h, self.attention_scores = h
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{attention_name}-Add")
-        x = self.layer_norm(x, name=f"{attention_name}-Norm")
+    def attention_layer(self):
+        return PositionalAttention, {"p_bias": self.p_bias}
 
-        h = self.apply(x, FeedForward, name=ffn_name, units=self.intermediate_size,
-                       activation=self.hidden_act, kernel_initializer=self.initializer)
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
-        return self.layer_norm(x, name=f"{ffn_name}-Norm")
+    def attention_arguments(self, x):
+        return {**super().attention_arguments(x), "position_bias": self.compute_position_bias(x)}
 
     def variable_mapping(self):
         mapping = super().variable_mapping()

@@ -12,8 +12,8 @@ import keras
 from keras import ops
 
 from ..checkpoints.maps import roformer as roformer_names
-from ..layers import Embedding, FeedForward, LayerNormalization, sinusoidal_embeddings
-from .nezha import NEZHA, PositionalAttention
+from ..layers import Embedding, LayerNormalization, sinusoidal_embeddings
+from .nezha import NEZHA
 from .registry import register_model
 
 
@@ -59,7 +59,9 @@ class RoFormerV2(RoFormer):
     name_map = None  # no HuggingFace layout
     vocab_variables = ("bert/embeddings/word_embeddings",)
 
-    def rms_norm(self, x, name):
+    use_bias = False
+
+    def layer_norm(self, x, name, **kwargs):
         """Parameter-free RMS norm; conditional (with gain/offset) when ``layer_norm_cond`` is set."""
         cond, hidden_units, hidden_act = self.layer_norm_conds
         if cond is None:
@@ -70,45 +72,14 @@ class RoFormerV2(RoFormer):
                           hidden_activation=hidden_act, hidden_initializer=self.initializer)
 
     def apply_embeddings(self, inputs):
-        inputs = list(inputs)
-        token_ids = inputs.pop(0)
-        segment_ids = inputs.pop(0) if self.segment_vocab_size > 0 else None
-        self.compute_attention_bias([token_ids, segment_ids])
-        x = self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
-                       output_dim=self.embedding_size, embeddings_initializer=self.initializer)
-        if segment_ids is not None:
-            s = self.apply(segment_ids, Embedding, name="Embedding-Segment", input_dim=self.segment_vocab_size,
-                           output_dim=self.embedding_size, embeddings_initializer=self.initializer)
-            x = self.apply([x, s], keras.layers.Add, name="Embedding-Token-Segment")
+        """Token (+ segment) embeddings → dropout → RMS norm (→ bias-free mapping)."""
+        x, _ = self.apply_token_segment_embeddings(inputs)
         x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
-        x = self.rms_norm(x, "Embedding-Norm")
+        x = self.layer_norm(x, "Embedding-Norm")
         if self.embedding_size != self.hidden_size:
             x = self.apply(x, keras.layers.Dense, units=self.hidden_size, use_bias=False,
                            kernel_initializer=self.initializer, name="Embedding-Mapping")
         return x
-
-    def apply_main_layers(self, x, index):
-        attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
-        ffn_name = f"Transformer-{index}-FeedForward"
-        arguments = {"attention_bias": self.compute_attention_bias(),
-                     "position_bias": self.compute_position_bias(x)}
-        if self.residual_attention_scores:
-            arguments.update(previous_scores=self.attention_scores, return_scores=True)
-        h = self.apply([x, x, x], PositionalAttention, arguments=arguments, name=attention_name,
-                       p_bias="rotary", heads=self.num_attention_heads, head_size=self.attention_head_size,
-                       out_dim=self.hidden_size, key_size=self.attention_key_size, use_bias=False,
-                       attention_dropout=self.attention_dropout_rate, kernel_initializer=self.initializer)
-        if self.residual_attention_scores:
-            h, self.attention_scores = h
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{attention_name}-Add")
-        x = self.rms_norm(x, f"{attention_name}-Norm")
-
-        h = self.apply(x, FeedForward, name=ffn_name, units=self.intermediate_size,
-                       activation=self.hidden_act, use_bias=False, kernel_initializer=self.initializer)
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
-        return self.rms_norm(x, f"{ffn_name}-Norm")
 
     def apply_final_layers(self, x):
         if not self.with_mlm:

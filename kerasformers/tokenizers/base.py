@@ -172,7 +172,10 @@ class TokenizerBase:
                 index = truncate_from
             else:
                 raise ValueError(f"truncate_from must be 'right', 'left' or an int, got {truncate_from!r}")
-            budget = maxlen + 1 if second_text is not None and pattern == "S*E*E" else maxlen
+            # The second [CLS], counted here, is dropped below for 'S*E*E'. (bert4keras adds
+            # the 1 even without token_start, returning maxlen + 1 tokens; fixed here.)
+            drops_start = second_text is not None and pattern == "S*E*E" and self._token_start is not None
+            budget = maxlen + 1 if drops_start else maxlen
             self._check_maxlen(budget, sum(s[2] for s in seqs))
             alive = [i for i, seq in enumerate(ids) if seq]  # bert4keras skips empty sequences
             counts = truncation_counts([len(ids[i]) for i in alive], budget)

@@ -45,9 +45,11 @@ class SpTokenizer(TokenizerBase):
         return self.sp_model.id_to_piece(i) if 0 <= i < self._vocab_size else ""
 
     def _is_special(self, i):
+        """Control, unknown or unused piece (bert4keras helper, kept for user scripts)."""
         return self.sp_model.is_control(i) or self.sp_model.is_unknown(i) or self.sp_model.is_unused(i)
 
     def _is_decodable(self, i):
+        """Whether id ``i`` should appear in decoded text (bert4keras helper)."""
         return i < self._vocab_size and not self._is_special(i)
 
     def _prepare(self, text):

@@ -24,7 +24,7 @@ from tokenizers import models
 
 from kerasformers.tokenizers import _chars
 from kerasformers.tokenizers._chars import is_cjk, is_punctuation
-from kerasformers.tokenizers.base import NO_SPAN, SURROGATE, TokenizerBase, check_text
+from kerasformers.tokenizers.base import SURROGATE, TokenizerBase, check_text
 from kerasformers.tokenizers.vocab import load_vocab
 
 _WORD_CACHE_SIZE = 200_000

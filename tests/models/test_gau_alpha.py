@@ -114,3 +114,15 @@ def test_roformer_checkpoint_is_rejected_naming_the_variables(checkpoint, tmp_pa
                          {"bert/embeddings/word_embeddings": np.zeros((131, 48), "float32")})
     with pytest.raises(CheckpointError, match="GAU_alpha/encoder/layer_0/gau/i_dense/kernel"):
         build_transformer_model(str(path / "bert_config.json"), str(tmp_path / "other.ckpt"), model="gau_alpha")
+
+
+def test_export_to_the_bert4torch_layout_and_back(checkpoint, tmp_path):
+    path, _ = checkpoint
+    gau = build_transformer_model(str(path / "bert_config.json"), str(path / "bert_model.ckpt"), model="gau_alpha",
+                                  with_mlm="linear", return_keras_model=False)
+    gau.save_weights_as_huggingface(tmp_path / "export")
+    token_ids, segment_ids = padded_batch([8, 5], CONFIG["vocab_size"], segments=3, seed=2)
+    want = outputs(path / "bert_config.json", path / "bert_model.ckpt", token_ids, segment_ids)
+    got = outputs(tmp_path / "export" / "config.json", tmp_path / "export" / "model.safetensors", token_ids, segment_ids)
+    for a, b in zip(got, want):
+        assert_close(a, b, atol=1e-6, what="exported and reloaded")

@@ -3,7 +3,6 @@ the HF 4.x layout (``nezha.`` prefix) loads to the same outputs."""
 import json
 import math
 
-import keras
 import numpy as np
 import pytest
 
@@ -138,3 +137,17 @@ def test_checkpoint_of_another_family_is_rejected(tmp_path):
     with pytest.raises(CheckpointError, match="not a NEZHA checkpoint.*albert.embeddings"):
         build_transformer_model(checkpoint_path=str(tmp_path / "model.safetensors"), model="nezha",
                                 **{k: v for k, v in CONFIG.items() if k != "type_vocab_size"})
+
+
+def test_export_to_the_hf_layout_and_back(checkpoint, tmp_path):
+    path, _ = checkpoint
+    nezha = build_transformer_model(str(path / "bert_config.json"), str(path / "bert_model.ckpt"), model="nezha",
+                                    return_keras_model=False)
+    nezha.save_weights_as_huggingface(tmp_path / "export")
+    names = set(open_checkpoint(str(tmp_path / "export" / "model.safetensors")).keys())
+    assert "nezha.encoder.layer.1.attention.self.query.weight" in names
+    token_ids, segment_ids = padded_batch([8, 5], TINY["vocab_size"], segments=3, seed=2)
+    want = sequence(path / "bert_model.ckpt", path / "bert_config.json", token_ids, segment_ids)
+    got = to_numpy(build_transformer_model(checkpoint_path=str(tmp_path / "export"), model="nezha")(
+        [token_ids, segment_ids]))
+    assert_close(got, want, atol=1e-6, what="exported and reloaded")

@@ -1,7 +1,5 @@
 """SpTokenizer and BPETokenizer: models trained here on the review corpus, ids compared
 with transformers' T5TokenizerFast / GPT2TokenizerFast built from the same files."""
-import json
-import shutil
 
 import numpy as np
 import pytest
@@ -132,3 +130,19 @@ def test_bpe_arbitrary_unicode_round_trips(gpt2_files, text):
     tokens = ours.tokenize(text)
     for chars in ours.rematch(text, tokens):
         assert all(0 <= c < len(text) for c in chars)
+
+
+def test_sentencepiece_batch_pairs_translate_and_pre_tokenize(t5_dir):
+    path = str(t5_dir / "spiece.model")
+    ours = SpTokenizer(path, token_start=None, token_end="</s>")
+    firsts, seconds = reviews()[5:400:40], reviews()[6:400:40]
+    ids, segments = ours.encode_batch(firsts, seconds, maxlen=40)
+    for row, segment_row, a, b in zip(ids.tolist(), segments.tolist(), firsts, seconds):
+        want_ids, want_segments = ours.encode(a, b, maxlen=40)
+        assert row[:len(want_ids)] == want_ids and segment_row[:len(want_ids)] == want_segments
+        assert len(want_ids) <= 40 and want_ids.count(1) == 2  # both texts keep their </s>
+    piece = ours.id_to_token(ours.encode("中国")[0][-2])
+    translated = SpTokenizer(path, token_start=None, token_end="</s>", token_translate={piece: "<pad>"})
+    assert translated.tokenize("中国")[-2] == "<pad>" and translated.encode("中国")[0][-2] == 0
+    spaced = SpTokenizer(path, token_start=None, token_end=None, pre_tokenize=lambda text: list(text))
+    assert spaced.tokenize("中国") == ours.sp_model.encode("中 国", out_type=str)

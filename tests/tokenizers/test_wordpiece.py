@@ -1,7 +1,6 @@
 """bert4keras behaviour of ``Tokenizer``: known answers, truncation against a brute-force
 reference, offsets on the corpora, property tests over arbitrary Unicode, bad input."""
 import random
-import unicodedata
 
 import numpy as np
 import pytest

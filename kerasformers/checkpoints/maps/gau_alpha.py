@@ -55,3 +55,12 @@ def export_extras(tensors, model):
         extras[f"encoderLayer.{i}.gau.offsetscale.gamma"] = np.stack(
             [tensors[block + "q_scaleoffset/gamma"], tensors[block + "k_scaleoffset/gamma"]])
     return extras
+
+
+def hf_config(model, hf_tensors):
+    """The released GAU-α ``bert_config.json`` keys (bert4torch reads the same file)."""
+    return {"model_type": "gau_alpha", "vocab_size": model.vocab_size, "hidden_size": model.hidden_size,
+            "num_hidden_layers": model.num_hidden_layers, "intermediate_size": model.intermediate_size,
+            "attention_key_size": model.attention_key_size, "hidden_act": model.hidden_act,
+            "type_vocab_size": model.segment_vocab_size, "hidden_dropout_prob": model.dropout_rate,
+            "attention_probs_dropout_prob": model.attention_dropout_rate, "pad_token_id": model.pad_token_id}

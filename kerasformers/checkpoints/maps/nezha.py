@@ -28,3 +28,21 @@ def tf1_to_hf(tf1_names, model):
     table = bert_names.tf1_to_hf(tf1_names, model)
     return {("nezha." + hf[len("bert."):] if hf.startswith("bert.") else hf): entry
             for hf, entry in table.items()}
+
+
+def export_extras(tensors, model):
+    return {}
+
+
+def hf_config(model, hf_tensors):
+    """transformers 4.x ``NezhaConfig`` (the model class left transformers in v5)."""
+    head = any(name.startswith("cls.") for name in hf_tensors)
+    return {"architectures": ["NezhaForMaskedLM" if head else "NezhaModel"], "model_type": "nezha",
+            "vocab_size": model.vocab_size, "hidden_size": model.hidden_size,
+            "num_hidden_layers": model.num_hidden_layers, "num_attention_heads": model.num_attention_heads,
+            "intermediate_size": model.intermediate_size, "hidden_act": model.hidden_act,
+            "max_position_embeddings": model.max_position, "max_relative_position": model.max_relative_position,
+            "use_relative_position": True, "type_vocab_size": model.segment_vocab_size,
+            "hidden_dropout_prob": model.dropout_rate, "attention_probs_dropout_prob": model.attention_dropout_rate,
+            "layer_norm_eps": model.layer_norm_eps, "pad_token_id": model.pad_token_id,
+            "initializer_range": 0.02}
