@@ -1,6 +1,5 @@
 """ALBERT parity with HuggingFace `transformers` (embedding size ≠ hidden size, shared layers)."""
 import json
-import os
 
 import keras
 import pytest
@@ -9,18 +8,8 @@ import torch
 from kerasformers.checkpoints import CheckpointError, open_checkpoint
 from kerasformers.models import build_transformer_model
 
+from ..layouts import original_layout
 from .helpers import TINY, assert_close, padded_batch, to_numpy, torch_numpy
-
-LAYOUTS = "/work/shared/checkpoint-layouts"
-
-
-def original_layout(family):
-    """Variable names of the original TF1 layout, when the layout listings are available."""
-    path = os.path.join(LAYOUTS, f"{family}.txt")
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return {line.split("\t")[0] for line in handle if line.strip() and not line.startswith("#")}
 
 transformers = pytest.importorskip("transformers")
 CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
@@ -91,9 +80,9 @@ def test_tf1_names_load_to_the_same_outputs(mlm_dir, batch, tmp_path):
     albert.save_weights_as_checkpoint(prefix)
     names = set(open_checkpoint(prefix).keys())
     layout = original_layout("albert")
-    if layout is not None:  # exactly the original TF1 names (the layout file also has the pooler)
-        expected = {n for n in layout if not n.startswith("bert/pooler")}
-        assert names == expected, sorted(names ^ expected)
+    # exactly the original TF1 names (the layout file also has the pooler)
+    expected = {n for n in layout if not n.startswith("bert/pooler")}
+    assert names == expected, sorted(names ^ expected)
     config = tmp_path / "albert_config.json"
     config.write_text(json.dumps(CONFIG))
     _, sequence2, logits2 = sequence_and_mlm(prefix, token_ids, segment_ids, config_path=str(config))

@@ -10,7 +10,7 @@ from kerasformers.checkpoints import CheckpointError, open_checkpoint, write_tf1
 from kerasformers.models import build_transformer_model
 
 from .helpers import TINY, assert_close, padded_batch, to_numpy, torch_numpy
-from .test_albert import original_layout
+from ..layouts import original_layout
 
 transformers = pytest.importorskip("transformers")
 LENGTHS = [11, 7, 3]
@@ -159,8 +159,8 @@ def test_roformer_v2_matches_numpy_reference(tmp_path):
     assert len(model.model.weights) == 2 + 6 * TINY["num_hidden_layers"]  # no biases, no norm weights
     model.save_weights_as_checkpoint(str(tmp_path / "saved.ckpt"))
     layout = original_layout("roformer_v2")
-    if layout is not None:  # exactly the original RoFormer-v2 names
-        assert set(open_checkpoint(str(tmp_path / "saved.ckpt")).keys()) == layout
+    # exactly the original RoFormer-v2 names
+    assert set(open_checkpoint(str(tmp_path / "saved.ckpt")).keys()) == layout
 
 
 def test_roformer_v2_config_missing_a_key_names_it(tmp_path):

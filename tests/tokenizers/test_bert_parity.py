@@ -19,8 +19,8 @@ CHUNK = 4000
 
 
 
-def _deleted_by_hf():
-    codes = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Co", "Cn", "Cs")]
+def _deleted_by_hf(low, high):
+    codes = [c for c in range(low, high) if unicodedata.category(chr(c)) in ("Co", "Cn", "Cs")]
     ranges, start = [], codes[0]
     for previous, code in zip(codes, codes[1:] + [None]):
         if code is None or code != previous + 1:
@@ -29,11 +29,15 @@ def _deleted_by_hf():
     return re.compile("[%s]" % "".join(ranges))
 
 
-DELETED_BY_HF = _deleted_by_hf()
+# Split at the BMP: re scans astral ranges slowly, and few texts hold astral characters.
+DELETED_BY_HF_BMP = _deleted_by_hf(0, 0x10000)
+DELETED_BY_HF_ASTRAL = _deleted_by_hf(0x10000, sys.maxunicode + 1)
+ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
 def hf_view(text):
-    return DELETED_BY_HF.sub(STAND_IN, text)
+    text = DELETED_BY_HF_BMP.sub(STAND_IN, text)
+    return DELETED_BY_HF_ASTRAL.sub(STAND_IN, text) if ASTRAL.search(text) else text
 
 
 def chunks(items):
