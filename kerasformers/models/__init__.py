@@ -1,11 +1,21 @@
 """Model families and `build_transformer_model` (bert4keras's ``bert4keras.models``).
 
-Each family module registers its keys on import; add new families below.
+Importing a family module registers its model keys; a new family adds one import here.
 """
 from .builder import build_transformer_model, read_config
 from .registry import MODELS, get_model_class, register_model
 from .transformer import LM_Mask, Transformer, UniLM_Mask, with_application
+
 from .bert import BERT
+from .albert import ALBERT, ALBERT_Unshared
+from .electra import ELECTRA
+from .nezha import NEZHA
+from .roformer import RoFormer, RoFormerV2
+from .gau_alpha import GAU_alpha
+from .gpt import GPT
+from .gpt2 import GPT2
+from .gpt2_ml import GPT2_ML
+from .t5 import T5
 
 
 def extend_with_language_model(model_class):
@@ -16,12 +26,3 @@ def extend_with_language_model(model_class):
 def extend_with_unified_language_model(model_class):
     """bert4keras name: the family with the UniLM seq2seq attention mask."""
     return with_application(model_class, "unilm")
-from .gpt import GPT
-from .gpt2 import GPT2
-from .t5 import T5
-from .nezha import NEZHA
-from .roformer import RoFormer, RoFormerV2
-from .albert import ALBERT, ALBERT_Unshared
-from .electra import ELECTRA
-from .gau_alpha import GAU_alpha
-from .gpt2_ml import GPT2_ML

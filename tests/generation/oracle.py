@@ -37,23 +37,3 @@ def assert_same_sequences(actual, expected, stop_id, pad_id=0):
         np.testing.assert_array_equal(actual[row, :end], expected[row, :end], err_msg=f"row {row}")
         assert (actual[row, end:] == pad_id).all(), f"row {row}: tokens after the stop id"
 
-
-LAYOUTS = "/work/shared/checkpoint-layouts"
-
-
-def layout_shapes(key):
-    """{TF1 name: shape} of an original checkpoint layout file; skips when it is absent."""
-    import os
-
-    import pytest
-
-    path = os.path.join(LAYOUTS, f"{key}.txt")
-    if not os.path.isfile(path):
-        pytest.skip(f"checkpoint layout {path} not available")
-    shapes = {}
-    for line in open(path, encoding="utf-8"):
-        if line.startswith("#") or not line.strip():
-            continue
-        name, shape = line.split("\t")
-        shapes[name] = tuple(int(d) for d in shape.strip()[1:-1].split(",") if d.strip())
-    return shapes

@@ -10,7 +10,7 @@ import torch
 from kerasformers.checkpoints import open_checkpoint
 from kerasformers.models import build_transformer_model
 
-from ..generation.oracle import layout_shapes
+from ..layouts import layout_shapes
 from .helpers import assert_close, to_numpy, torch_numpy
 
 TINY = dict(vocab_size=131, hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37,

@@ -7,7 +7,8 @@ from kerasformers.checkpoints import open_checkpoint
 from kerasformers.generation import generate
 from kerasformers.models import build_transformer_model
 
-from ..generation.oracle import assert_same_sequences, layout_shapes, pick_stop_id
+from ..generation.oracle import assert_same_sequences, pick_stop_id
+from ..layouts import layout_shapes
 from .helpers import assert_close, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
