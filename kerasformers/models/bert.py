@@ -16,6 +16,21 @@ from .registry import register_model
 from .transformer import Transformer
 
 
+def post_ln_block_mapping(index, block):
+    """Layer names of post-LN block ``index`` → Google's TF1 names under ``block`` (BERT, GPT)."""
+    attention = f"Transformer-{index}-MultiHeadSelfAttention"
+    ffn = f"Transformer-{index}-FeedForward"
+    return {
+        attention: [block + f"attention/{part}/{kind}"
+                    for part in ("self/query", "self/key", "self/value", "output/dense")
+                    for kind in ("kernel", "bias")],
+        f"{attention}-Norm": [block + "attention/output/LayerNorm/gamma", block + "attention/output/LayerNorm/beta"],
+        ffn: [block + "intermediate/dense/kernel", block + "intermediate/dense/bias",
+              block + "output/dense/kernel", block + "output/dense/bias"],
+        f"{ffn}-Norm": [block + "output/LayerNorm/gamma", block + "output/LayerNorm/beta"],
+    }
+
+
 @register_model("bert", "roberta")
 class BERT(Transformer):
     name_map = bert_names
@@ -186,14 +201,5 @@ class BERT(Transformer):
         }
         for i in range(self.num_hidden_layers):
             block = f"bert/encoder/layer_{i}/"
-            attention = f"Transformer-{i}-MultiHeadSelfAttention"
-            ffn = f"Transformer-{i}-FeedForward"
-            mapping[attention] = [block + f"attention/{part}/{kind}"
-                                  for part in ("self/query", "self/key", "self/value", "output/dense")
-                                  for kind in ("kernel", "bias")]
-            mapping[f"{attention}-Norm"] = [block + "attention/output/LayerNorm/gamma",
-                                            block + "attention/output/LayerNorm/beta"]
-            mapping[ffn] = [block + "intermediate/dense/kernel", block + "intermediate/dense/bias",
-                            block + "output/dense/kernel", block + "output/dense/bias"]
-            mapping[f"{ffn}-Norm"] = [block + "output/LayerNorm/gamma", block + "output/LayerNorm/beta"]
+            mapping.update(post_ln_block_mapping(i, block))
         return mapping

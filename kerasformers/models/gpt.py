@@ -12,6 +12,7 @@ from keras import ops
 
 from ..checkpoints.maps import gpt as gpt_names
 from ..layers import Embedding, FeedForward, MultiHeadAttention, PositionEmbedding
+from .bert import post_ln_block_mapping
 from .registry import register_model
 from .transformer import LM_Mask, Transformer
 
@@ -173,14 +174,5 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
         }
         for i in range(self.num_hidden_layers):
             block = f"gpt/transformer/layer_{i}/"
-            attention = f"Transformer-{i}-MultiHeadSelfAttention"
-            ffn = f"Transformer-{i}-FeedForward"
-            mapping[attention] = [block + f"attention/{part}/{kind}"
-                                  for part in ("self/query", "self/key", "self/value", "output/dense")
-                                  for kind in ("kernel", "bias")]
-            mapping[f"{attention}-Norm"] = [block + "attention/output/LayerNorm/gamma",
-                                            block + "attention/output/LayerNorm/beta"]
-            mapping[ffn] = [block + "intermediate/dense/kernel", block + "intermediate/dense/bias",
-                            block + "output/dense/kernel", block + "output/dense/bias"]
-            mapping[f"{ffn}-Norm"] = [block + "output/LayerNorm/gamma", block + "output/LayerNorm/beta"]
+            mapping.update(post_ln_block_mapping(i, block))
         return mapping

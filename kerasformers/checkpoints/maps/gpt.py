@@ -6,15 +6,10 @@ feed-forward. HF's OpenAI-GPT embeds segment ids with the token table (CDial-GPT
 build with `shared_segment_embeddings=True`), so there is no separate segment table.
 """
 from . import find_prefix
-from .gpt2 import _third
+from .gpt2 import block_table
 from .gpt2 import export_extras as gpt2_extras
 
 _LAYER_NORMS = {"attention/output/LayerNorm": "ln_1", "output/LayerNorm": "ln_2"}
-_DENSES = {
-    "attention/output/dense": "attn.c_proj",
-    "intermediate/dense": "mlp.c_fc",
-    "output/dense": "mlp.c_proj",
-}
 
 
 def hf_to_tf1(hf_keys, model):
@@ -29,15 +24,7 @@ def hf_to_tf1(hf_keys, model):
     }
     for i in range(model.num_hidden_layers):
         tf1, hf = f"gpt/transformer/layer_{i}/", f"{prefix}h.{i}."
-        for index, part in enumerate(("query", "key", "value")):
-            table[f"{tf1}attention/self/{part}/kernel"] = (hf + "attn.c_attn.weight", _third(index))
-            table[f"{tf1}attention/self/{part}/bias"] = (hf + "attn.c_attn.bias", _third(index))
-        for tf1_part, hf_part in _LAYER_NORMS.items():
-            table[f"{tf1}{tf1_part}/gamma"] = (f"{hf}{hf_part}.weight", None)
-            table[f"{tf1}{tf1_part}/beta"] = (f"{hf}{hf_part}.bias", None)
-        for tf1_part, hf_part in _DENSES.items():
-            table[f"{tf1}{tf1_part}/kernel"] = (f"{hf}{hf_part}.weight", None)
-            table[f"{tf1}{tf1_part}/bias"] = (f"{hf}{hf_part}.bias", None)
+        table.update(block_table(tf1, hf, _LAYER_NORMS))
     return {tf1: entry for tf1, entry in table.items() if entry[0] in keys}
 
 

@@ -26,6 +26,21 @@ def _third(index):
     return take
 
 
+def block_table(tf1, hf, layer_norms):
+    """TF1 → HF names of one GPT / GPT-2 block (``tf1``, ``hf``: the block's name prefixes)."""
+    table = {}
+    for index, part in enumerate(("query", "key", "value")):
+        table[f"{tf1}attention/self/{part}/kernel"] = (hf + "attn.c_attn.weight", _third(index))
+        table[f"{tf1}attention/self/{part}/bias"] = (hf + "attn.c_attn.bias", _third(index))
+    for tf1_part, hf_part in layer_norms.items():
+        table[f"{tf1}{tf1_part}/gamma"] = (f"{hf}{hf_part}.weight", None)
+        table[f"{tf1}{tf1_part}/beta"] = (f"{hf}{hf_part}.bias", None)
+    for tf1_part, hf_part in _DENSES.items():
+        table[f"{tf1}{tf1_part}/kernel"] = (f"{hf}{hf_part}.weight", None)
+        table[f"{tf1}{tf1_part}/bias"] = (f"{hf}{hf_part}.bias", None)
+    return table
+
+
 def hf_to_tf1(hf_keys, model):
     keys = set(hf_keys)
     prefix = find_prefix(keys, "wte.weight", ("", "transformer."))
@@ -40,15 +55,7 @@ def hf_to_tf1(hf_keys, model):
     }
     for i in range(model.num_hidden_layers):
         tf1, hf = f"gpt/transformer/layer_{i}/", f"{prefix}h.{i}."
-        for index, part in enumerate(("query", "key", "value")):
-            table[f"{tf1}attention/self/{part}/kernel"] = (hf + "attn.c_attn.weight", _third(index))
-            table[f"{tf1}attention/self/{part}/bias"] = (hf + "attn.c_attn.bias", _third(index))
-        for tf1_part, hf_part in _LAYER_NORMS.items():
-            table[f"{tf1}{tf1_part}/gamma"] = (f"{hf}{hf_part}.weight", None)
-            table[f"{tf1}{tf1_part}/beta"] = (f"{hf}{hf_part}.bias", None)
-        for tf1_part, hf_part in _DENSES.items():
-            table[f"{tf1}{tf1_part}/kernel"] = (f"{hf}{hf_part}.weight", None)
-            table[f"{tf1}{tf1_part}/bias"] = (f"{hf}{hf_part}.bias", None)
+        table.update(block_table(tf1, hf, _LAYER_NORMS))
     return {tf1: entry for tf1, entry in table.items() if entry[0] in keys}
 
 
