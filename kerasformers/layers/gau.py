@@ -37,6 +37,7 @@ class GatedAttentionUnit(keras.layers.Layer):
                  attention_scale=True, attention_dropout=0.0, kernel_initializer="glorot_uniform",
                  **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # output is aligned with the input sequence
         if normalization not in _NORMALIZATIONS:
             raise ValueError(f"GatedAttentionUnit: normalization must be one of {_NORMALIZATIONS}, "
                              f"got {normalization!r}")

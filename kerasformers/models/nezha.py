@@ -25,8 +25,12 @@ class RelativePositionTable(keras.layers.Layer):
 
     def __init__(self, max_relative_position, dim, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.max_relative_position = max_relative_position
         self.dim = dim
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # a position table, not a sequence: nothing to mask
 
     def call(self, x):
         positions = ops.arange(ops.shape(x)[1])

@@ -23,7 +23,11 @@ class RotaryPositionTable(keras.layers.Layer):
 
     def __init__(self, dim, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.dim = dim
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # a position table, not a sequence: nothing to mask
 
     def call(self, x):
         positions = ops.arange(ops.shape(x)[1])[None]
