@@ -28,6 +28,14 @@ def to_numpy(x):
     return ops.convert_to_numpy(x)
 
 
+def hf_inputs(token_ids, segment_ids):
+    """Keyword inputs of a `transformers` BERT-like model for a right-padded batch (pad id 0)."""
+    import torch
+    return dict(input_ids=torch.tensor(token_ids, dtype=torch.long),
+                token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
+                attention_mask=torch.tensor(token_ids != 0, dtype=torch.long))
+
+
 def torch_numpy(t):
     return t.detach().cpu().numpy()
 

@@ -9,7 +9,7 @@ from kerasformers.checkpoints import CheckpointError, open_checkpoint
 from kerasformers.models import build_transformer_model
 
 from ..layouts import original_layout
-from .helpers import TINY, assert_close, padded_batch, to_numpy, torch_numpy
+from .helpers import TINY, assert_close, hf_inputs, padded_batch, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
@@ -27,12 +27,6 @@ def mlm_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def batch():
     return padded_batch([11, 7, 3], TINY["vocab_size"], segments=3)
-
-
-def hf_inputs(token_ids, segment_ids):
-    return dict(input_ids=torch.tensor(token_ids, dtype=torch.long),
-                token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
-                attention_mask=torch.tensor(token_ids != 0, dtype=torch.long))
 
 
 def sequence_and_mlm(path, token_ids, segment_ids, model="albert", **kwargs):

@@ -9,17 +9,11 @@ import torch
 from kerasformers.checkpoints import CheckpointError, open_checkpoint, write_tf1_checkpoint
 from kerasformers.models import build_transformer_model
 
-from .helpers import TINY, assert_close, padded_batch, to_numpy, torch_numpy
+from .helpers import TINY, assert_close, hf_inputs, padded_batch, to_numpy, torch_numpy
 from ..layouts import original_layout
 
 transformers = pytest.importorskip("transformers")
 LENGTHS = [11, 7, 3]
-
-
-def hf_inputs(token_ids, segment_ids):
-    return dict(input_ids=torch.tensor(token_ids, dtype=torch.long),
-                token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
-                attention_mask=torch.tensor(token_ids != 0, dtype=torch.long))
 
 
 @pytest.fixture(scope="module")
