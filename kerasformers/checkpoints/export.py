@@ -23,7 +23,9 @@ def export_huggingface(transformer, directory):
     for hf_name, (tf1_name, transform) in table.items():
         value = tensors[tf1_name]
         hf_tensors[hf_name] = np.ascontiguousarray(transform(value) if transform is not None else value)
-    hf_tensors.update(transformer.name_map.export_extras(tensors, transformer))
+    extras = getattr(transformer.name_map, "export_extras", None)  # optional: tensors HF needs beyond the table
+    if extras is not None:
+        hf_tensors.update(extras(tensors, transformer))
     config = transformer.name_map.hf_config(transformer, hf_tensors)
     os.makedirs(directory, exist_ok=True)
     write_safetensors(os.path.join(directory, "model.safetensors"), hf_tensors)

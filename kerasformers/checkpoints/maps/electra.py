@@ -49,10 +49,6 @@ def tf1_to_hf(tf1_names, model):
     return {forward[tf1][0]: (tf1, forward[tf1][1]) for tf1 in tf1_names if tf1 in forward}
 
 
-def export_extras(tensors, model):
-    return {}
-
-
 def hf_config(model, hf_tensors):
     if any(name.startswith("discriminator_predictions.") for name in hf_tensors):
         architecture = "ElectraForPreTraining"

@@ -30,10 +30,6 @@ def tf1_to_hf(tf1_names, model):
             for hf, entry in table.items()}
 
 
-def export_extras(tensors, model):
-    return {}
-
-
 def hf_config(model, hf_tensors):
     """transformers 4.x ``NezhaConfig`` (the model class left transformers in v5)."""
     head = any(name.startswith("cls.") for name in hf_tensors)

@@ -43,10 +43,6 @@ def tf1_to_hf(tf1_names, model):
     return table
 
 
-def export_extras(tensors, model):
-    return {}
-
-
 def hf_config(model, hf_tensors):
     head = any(name.startswith("cls.") for name in hf_tensors)
     return {"architectures": ["RoFormerForMaskedLM" if head else "RoFormerModel"], "model_type": "roformer",

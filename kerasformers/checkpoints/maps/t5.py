@@ -72,10 +72,6 @@ def tf1_to_hf(tf1_names, model):
             for tf1, hf in name_pairs(model.num_hidden_layers, gated, mt5) if tf1 in names}
 
 
-def export_extras(tensors, model):
-    return {}
-
-
 def hf_config(model, hf_tensors):
     gated = model.version != "t5.1.0"
     act = model.hidden_act if isinstance(model.hidden_act, str) else model.hidden_act[0]
