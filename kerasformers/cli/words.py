@@ -1,4 +1,4 @@
-"""The ``kerasformers`` command line.
+"""``kerasformers words``: Chinese text mining from the command line.
 
     kerasformers words count corpus/*.txt --tokenizer ngram -n 2 --output counts.tsv
     kerasformers words discover corpus/*.txt --min-count 32 --output lexicon.tsv
@@ -11,10 +11,10 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(help="kerasformers command line tools.", no_args_is_help=True)
+from .common import fail as _fail
+
 words_app = typer.Typer(help="Chinese text mining: counting, new-word discovery, segmentation.",
                         no_args_is_help=True)
-app.add_typer(words_app, name="words")
 
 Files = typer.Argument(..., help="Text files, one sentence or paragraph per line.")
 Encoding = typer.Option("utf-8", help="Encoding of the input files.")
@@ -23,9 +23,6 @@ Workers = typer.Option(1, help="Worker processes (parallel_apply).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
-def _fail(message):
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
 
 
 def _parse_min_proba(text, max_n):
@@ -170,7 +167,3 @@ def segment(
     except CorpusError as exc:
         _fail(exc)
     _report_stats(stats, quiet)
-
-
-if __name__ == "__main__":
-    app()
