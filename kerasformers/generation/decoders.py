@@ -87,6 +87,9 @@ class CausalDecoder:
     def __init__(self, model, unilm=False):
         if not getattr(model, "built", False):
             raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
+        if getattr(model, "residual_attention_scores", False):
+            raise ValueError("cached decoding does not support residual_attention_scores=True; decode with "
+                             "AutoRegressiveDecoder over the full model instead")
         self.model = model
         self.unilm = unilm
         if hasattr(model, "cached_call"):

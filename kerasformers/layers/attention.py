@@ -75,8 +75,10 @@ class MultiHeadAttention(keras.layers.Layer):
             qw = apply_rotary(ops.expand_dims(position_bias, 2), qw)
             if cache is None or cache_index is not None:
                 kw = apply_rotary(ops.expand_dims(position_bias, 2), kw)
-        if p_bias == "t5_relative":
+        residual = previous_scores is not None or return_scores
+        if p_bias == "t5_relative" and not residual:  # else _attend adds it to the (returned) scores
             attention_bias = position_bias if attention_bias is None else attention_bias + position_bias
+            position_bias = None
         new_cache = None
         if cache is not None and cache_index is not None:
             start = (0, 0, cache_index, 0, 0)
@@ -86,8 +88,9 @@ class MultiHeadAttention(keras.layers.Layer):
             attention_bias = ops.cast(attention_bias, qw.dtype)
 
         scale = 1.0 / float(self.key_size) ** 0.5 if self.attention_scale else 1.0
-        needs_scores = (p_bias == "typical_relative" or previous_scores is not None or return_scores
-                        or (self.attention_dropout and training) or self.key_size != self.head_size)
+        needs_scores = (p_bias == "typical_relative" or residual
+                        or (self.attention_dropout and training) or self.key_size != self.head_size
+                        or _fused_float16_unsupported(qw.dtype))
         scores = None
         if needs_scores:
             out, scores = self._attend(qw, kw, vw, attention_bias, position_bias, p_bias, scale,
@@ -101,11 +104,18 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _attend(self, qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores,
                 training):
-        """Explicit softmax attention; returns (B, T, N, H) and the pre-softmax scores."""
+        """Explicit softmax attention; returns (B, T, N, H) and this layer's own scaled scores.
+
+        The returned scores leave out ``previous_scores`` and the bias, as bert4keras's RealFormer
+        option does: each layer adds the previous layer's own scores, they do not accumulate.
+        """
         scores = ops.einsum("btnk,bsnk->bnts", qw, kw)
         if p_bias == "typical_relative":
             scores = scores + ops.einsum("btnk,tsk->bnts", qw, ops.cast(position_bias, qw.dtype))
-        scores = scores * scale
+        elif p_bias == "t5_relative" and position_bias is not None:
+            scores = scores + ops.cast(position_bias, scores.dtype)
+        own_scores = scores * scale
+        scores = own_scores
         if previous_scores is not None:
             scores = scores + previous_scores
         if attention_bias is not None:
@@ -115,7 +125,7 @@ class MultiHeadAttention(keras.layers.Layer):
         out = ops.einsum("bnts,bsnh->btnh", probs, vw)
         if p_bias == "typical_relative":
             out = out + ops.einsum("bnts,tsh->btnh", probs, ops.cast(position_bias, qw.dtype))
-        return out, scores
+        return out, own_scores
 
     def compute_output_spec(self, inputs, **kwargs):
         q = inputs[0]
@@ -134,3 +144,13 @@ class MultiHeadAttention(keras.layers.Layer):
                 "out_dim": self.out_dim, "key_size": self.key_size, "use_bias": self.use_bias,
                 "attention_scale": self.attention_scale, "attention_dropout": self.attention_dropout,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+def _fused_float16_unsupported(dtype):
+    """JAX's fused attention asks for float16 x float16 -> float32 products, which XLA's CPU
+    dot_general rejects; mixed_float16 on a JAX CPU then takes the explicit path."""
+    if dtype != "float16" or keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"

@@ -52,10 +52,14 @@ class PositionEmbedding(keras.layers.Layer):
     Call with ``x`` (batch, seq, dim), or with ``[x, position_ids]`` when
     ``custom_position_ids=True`` (position_ids: (batch or 1, seq) ints).
     ``merge_mode``: 'add' (BERT), 'mul', or 'zero' (return the position vectors only).
+    ``hierarchical``: True (alpha 0.4) or alpha in (0, 1) reaches input_dim² positions with the
+    input_dim-row table (bert4keras's hierarchical decomposition, https://kexue.fm/archives/7947):
+    with u = (E - alpha·E₀) / (1 - alpha), position i = q·n + r gets alpha·u_q + (1 - alpha)·u_r,
+    which equals E_i for i < n, so a pretrained table keeps its first n positions.
     """
 
     def __init__(self, input_dim, output_dim, merge_mode="add", custom_position_ids=False,
-                 embeddings_initializer="zeros", **kwargs):
+                 embeddings_initializer="zeros", hierarchical=None, **kwargs):
         super().__init__(**kwargs)
         if merge_mode not in ("add", "mul", "zero"):
             raise ValueError(f"merge_mode must be 'add', 'mul' or 'zero', got {merge_mode!r}")
@@ -64,6 +68,10 @@ class PositionEmbedding(keras.layers.Layer):
         self.merge_mode = merge_mode
         self.custom_position_ids = custom_position_ids
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        if hierarchical is not None and hierarchical is not False and hierarchical is not True \
+                and not 0 < hierarchical < 1:
+            raise ValueError(f"hierarchical must be True or an alpha in (0, 1), got {hierarchical!r}")
+        self.hierarchical = hierarchical
         self.supports_masking = True
 
     def compute_mask(self, inputs, mask=None):
@@ -74,8 +82,22 @@ class PositionEmbedding(keras.layers.Layer):
             name="embeddings", shape=(self.input_dim, self.output_dim),
             initializer=self.embeddings_initializer)
 
+    def hierarchical_embeddings(self, position_ids):
+        alpha = 0.4 if self.hierarchical is True else float(self.hierarchical)
+        table = (self.embeddings - alpha * self.embeddings[:1]) / (1.0 - alpha)
+        coarse = ops.take(table, position_ids // self.input_dim, axis=0)
+        fine = ops.take(table, position_ids % self.input_dim, axis=0)
+        return alpha * coarse + (1.0 - alpha) * fine
+
     def call(self, inputs):
-        if self.custom_position_ids:
+        if self.hierarchical:
+            if self.custom_position_ids:
+                x, position_ids = inputs
+            else:
+                x = inputs
+                position_ids = ops.arange(ops.shape(x)[1])[None]
+            position_embeddings = self.hierarchical_embeddings(ops.cast(position_ids, "int32"))
+        elif self.custom_position_ids:
             x, position_ids = inputs
             position_embeddings = ops.take(self.embeddings, ops.cast(position_ids, "int32"), axis=0)
         else:
@@ -97,4 +119,4 @@ class PositionEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "merge_mode": self.merge_mode, "custom_position_ids": self.custom_position_ids,
-                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+                "hierarchical": self.hierarchical, "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}

@@ -2,20 +2,19 @@
 
 Importing a family module registers its model keys; a new family adds one import here.
 """
-from .builder import build_transformer_model, read_config
-from .registry import MODELS, get_model_class, register_model
-from .transformer import LM_Mask, Transformer, UniLM_Mask, with_application
-
-from .bert import BERT
 from .albert import ALBERT, ALBERT_Unshared
+from .bert import BERT
+from .builder import build_transformer_model, read_config
 from .electra import ELECTRA
-from .nezha import NEZHA
-from .roformer import RoFormer, RoFormerV2
 from .gau_alpha import GAU_alpha
 from .gpt import GPT
 from .gpt2 import GPT2
 from .gpt2_ml import GPT2_ML
-from .t5 import T5
+from .nezha import NEZHA
+from .registry import MODELS, get_model_class, register_model
+from .roformer import RoFormer, RoFormerV2
+from .t5 import T5, T5_Decoder, T5_Encoder
+from .transformer import LM_Mask, Transformer, UniLM_Mask, with_application
 
 
 def extend_with_language_model(model_class):

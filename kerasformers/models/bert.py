@@ -3,15 +3,23 @@
 Post-LN encoder: x = LN(x + Attn(x)); x = LN(x + FFN(x)).
 Inputs: token_ids (B, T) [, segment_ids (B, T)] [, position_ids (B, T)].
 Outputs, as bert4keras returns them: the sequence output (B, T, D) when no head is
-asked for; otherwise the requested heads in the order pool → nsp → mlm, a single
-tensor when there is one, a list when there are several.
+asked for; otherwise [pooled or NSP probabilities (with_nsp replaces the pooled vector), MLM],
+a single tensor when there is one, a list when there are two.
 """
 import keras
 import numpy as np
 
 from ..checkpoints.maps import bert as bert_names
-from ..layers import (Add, BiasAdd, Embedding, FeedForward, MultiHeadAttention, PositionEmbedding,
-                      TakeToken, get_activation)
+from ..layers import (
+    Add,
+    BiasAdd,
+    Embedding,
+    FeedForward,
+    MultiHeadAttention,
+    PositionEmbedding,
+    TakeToken,
+    get_activation,
+)
 from .registry import register_model
 from .transformer import Transformer
 
@@ -36,10 +44,15 @@ class BERT(Transformer):
     name_map = bert_names
     vocab_variables = ("bert/embeddings/word_embeddings", "cls/predictions/output_bias")
     use_bias = True
+    tied_copies = (("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
+                   ("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
+                   ("cls.predictions.decoder.weight", "roformer.embeddings.word_embeddings.weight"),
+                   ("cls.predictions.decoder.weight", "nezha.embeddings.word_embeddings.weight"),
+                   ("generator_lm_head.weight", "electra.embeddings.word_embeddings.weight"))
 
     def __init__(self, max_position, segment_vocab_size=2, with_pool=False, with_nsp=False,
                  with_mlm=False, custom_position_ids=False, shared_segment_embeddings=False,
-                 **kwargs):
+                 hierarchical_position=None, **kwargs):
         super().__init__(**kwargs)
         self.max_position = max_position
         self.segment_vocab_size = segment_vocab_size
@@ -48,6 +61,7 @@ class BERT(Transformer):
         self.with_mlm = with_mlm
         self.custom_position_ids = custom_position_ids
         self.shared_segment_embeddings = shared_segment_embeddings
+        self.hierarchical_position = hierarchical_position  # positions beyond max_position (see PositionEmbedding)
         if self.with_nsp and not self.with_pool:
             self.with_pool = True
 
@@ -96,7 +110,7 @@ class BERT(Transformer):
         return self.apply([x, position_ids] if self.custom_position_ids else x, PositionEmbedding,
                           name="Embedding-Position", input_dim=self.max_position,
                           output_dim=self.embedding_size, merge_mode="add",
-                          custom_position_ids=self.custom_position_ids,
+                          custom_position_ids=self.custom_position_ids, hierarchical=self.hierarchical_position,
                           embeddings_initializer=self.initializer)
 
     # ------------------------------------------------------------------ the block and its hooks
@@ -145,11 +159,10 @@ class BERT(Transformer):
             pooled = self.apply(pooled, keras.layers.Dense, units=self.hidden_size,
                                 activation=pool_activation, kernel_initializer=self.initializer,
                                 name="Pooler-Dense")
+            if self.with_nsp:  # as in bert4keras, the NSP probabilities replace the pooled vector
+                pooled = self.apply(pooled, keras.layers.Dense, units=2, activation="softmax",
+                                    kernel_initializer=self.initializer, name="NSP-Proba")
             outputs.append(pooled)
-            if self.with_nsp:
-                nsp = self.apply(pooled, keras.layers.Dense, units=2, activation="softmax",
-                                 kernel_initializer=self.initializer, name="NSP-Proba")
-                outputs.append(nsp)
         if self.with_mlm:
             mlm_activation = "softmax" if self.with_mlm is True else self.with_mlm
             h = self.apply(x, keras.layers.Dense, units=self.embedding_size,

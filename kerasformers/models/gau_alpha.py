@@ -25,6 +25,9 @@ class GAU_alpha(RoFormerV2):
             raise ValueError("gau_alpha needs 'attention_key_size' (the shared q/k size, 128 for GAU-α) "
                              "in its config")
         self.normalization = normalization
+        if self.residual_attention_scores:
+            raise ValueError("gau_alpha does not support residual_attention_scores=True: a Gated Attention Unit "
+                             "has no multi-head attention scores to carry over (bert4keras has no GAU-alpha model)")
 
     def apply_embeddings(self, inputs):
         token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs

@@ -61,17 +61,24 @@ class CachedDecoderMixin:
                                 cache_index=cache_index)
 
     def embed_positions(self, x, position_ids):
-        table = self.layer("Embedding-Position").embeddings
-        return x + ops.cast(ops.take(table, ops.cast(position_ids, "int32"), axis=0), x.dtype)
+        layer = self.layer("Embedding-Position")
+        position_ids = ops.cast(position_ids, "int32")
+        if layer.hierarchical:
+            return x + ops.cast(layer.hierarchical_embeddings(position_ids), x.dtype)
+        return x + ops.cast(ops.take(layer.embeddings, position_ids, axis=0), x.dtype)
 
 
 @register_model("gpt")
 class GPT(CausalMixin, CachedDecoderMixin, Transformer):
     name_map = gpt_names
     vocab_variables = ("gpt/embeddings/word_embeddings",)
+    tied_copies = (("lm_head.weight", "transformer.tokens_embed.weight"), ("lm_head.weight", "transformer.wte.weight"))
+
+    #: GPT takes segment ids when the config has segments; GPT-2 and GPT2_ML never do (as in bert4keras).
+    takes_segments = True
 
     def __init__(self, max_position, segment_vocab_size=0, final_activation="softmax",
-                 shared_segment_embeddings=False, **kwargs):
+                 shared_segment_embeddings=False, hierarchical_position=None, **kwargs):
         kwargs = from_hf_config({"max_position": max_position, **kwargs})
         max_position = kwargs.pop("max_position")
         kwargs.setdefault("layer_norm_eps", 1e-5)
@@ -79,8 +86,12 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
             kwargs.pop(unused, None)
         super().__init__(**kwargs)
         self.max_position = max_position
-        self.segment_vocab_size = segment_vocab_size
+        self.segment_vocab_size = segment_vocab_size if self.takes_segments else 0
+        self.hierarchical_position = hierarchical_position
         self.final_activation = final_activation
+        if self.residual_attention_scores:
+            raise ValueError(f"{type(self).__name__} does not support residual_attention_scores=True (bert4keras "
+                             "0.11.5 fails on it too: its causal mask cannot be added to attention scores)")
         self.shared_segment_embeddings = shared_segment_embeddings
 
     def get_inputs(self):
@@ -98,7 +109,7 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
             x = self.apply([x, self.segment_embedding(inputs[1])], keras.layers.Add,
                            name="Embedding-Token-Segment")
         x = self.apply(x, PositionEmbedding, name="Embedding-Position", input_dim=self.max_position,
-                       output_dim=self.embedding_size, merge_mode="add",
+                       output_dim=self.embedding_size, merge_mode="add", hierarchical=self.hierarchical_position,
                        embeddings_initializer=self.initializer)
         return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
 

@@ -14,6 +14,7 @@ from .registry import register_model
 @register_model("gpt2")
 class GPT2(GPT):
     name_map = gpt2_names
+    takes_segments = False
 
     def apply_main_layers(self, x, index):
         attention_name = f"Transformer-{index}-MultiHeadSelfAttention"

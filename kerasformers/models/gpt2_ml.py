@@ -14,6 +14,7 @@ from .registry import register_model
 @register_model("gpt2_ml")
 class GPT2_ML(GPT):
     name_map = gpt2_ml_names
+    takes_segments = False
     vocab_variables = ("newslm/embeddings/word_embed",)
 
     def apply_embeddings(self, inputs):

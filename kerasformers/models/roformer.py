@@ -9,8 +9,10 @@ parameter-free RMS norm x / √(mean(x²) + ε); the MLM head is the tied embedd
 With ``layer_norm_cond`` its norms become conditional (gain 1, offset 0 until trained).
 """
 import keras
+import numpy as np
 from keras import ops
 
+from ..checkpoints import CheckpointError
 from ..checkpoints.maps import roformer as roformer_names
 from ..layers import Embedding, LayerNormalization, sinusoidal_embeddings
 from .nezha import NEZHA
@@ -40,6 +42,12 @@ class RotaryPositionTable(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
+def hf_sinusoid_table(positions, dim):
+    """HuggingFace RoFormer's position table: sin of the even-index angles, then cos of the odd ones."""
+    angles = np.arange(positions)[:, None] / np.power(10000.0, 2 * (np.arange(dim) // 2) / dim)[None]
+    return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1)
+
+
 @register_model("roformer")
 class RoFormer(NEZHA):
     name_map = roformer_names
@@ -50,6 +58,19 @@ class RoFormer(NEZHA):
         if self.extra_config.get("rotary_value"):
             raise ValueError("roformer: config has rotary_value=true (RoPE on the values too), which "
                              "bert4keras's RoFormer does not use and kerasformers does not support")
+
+    def check_tied_copies(self, reader):
+        """HF RoFormer stores its rotary table as a (frozen) tensor; it must be the fixed sinusoid we compute."""
+        super().check_tied_copies(reader)
+        for name in ("roformer.encoder.embed_positions.weight", "encoder.embed_positions.weight"):
+            if name in reader:
+                table = np.asarray(reader[name], dtype="float64")
+                expected = hf_sinusoid_table(*table.shape)
+                error = float(np.max(np.abs(table - expected))) if table.size else 0.0
+                if error > 1e-4:
+                    raise CheckpointError(
+                        f"{reader.path}: {name!r} is not RoFormer's fixed sinusoid table (max abs diff "
+                        f"{error:.3g}); kerasformers computes rotary positions and cannot use a changed table")
 
     def compute_position_bias(self, x=None):
         if self.position_bias is None:

@@ -16,8 +16,16 @@ import numpy as np
 from keras import ops
 
 from ..checkpoints.maps import t5 as t5_names
-from ..layers import (CausalBias, Embedding, FeedForward, LayerNormalization, MultiHeadAttention,
-                      PaddingBias, Scale)
+from ..layers import (
+    CausalBias,
+    Embedding,
+    FeedForward,
+    LayerNormalization,
+    MultiHeadAttention,
+    PaddingBias,
+    Scale,
+)
+from .keras_model import TransformerModel
 from .registry import register_model
 from .transformer import Transformer
 
@@ -95,7 +103,13 @@ class T5_Base(Transformer):
     vocab_variables = ("shared/embedding",)
     default_version = "t5.1.0"
 
-    def __init__(self, version=None, num_buckets=32, max_distance=128, with_lm=True, **kwargs):
+    def hf_tied_copies(self):
+        """One token embedding serves encoder, decoder and (t5.1.0-style tied head) the output layer."""
+        copies = [("encoder.embed_tokens.weight", "shared.weight"), ("decoder.embed_tokens.weight", "shared.weight")]
+        return copies + ([("lm_head.weight", "shared.weight")] if self.tied_head else [])
+
+    def __init__(self, version=None, num_buckets=32, max_distance=128, with_lm=True, tie_word_embeddings=None,
+                 cross_position_bias=False, scale_decoder_output=False, **kwargs):
         kwargs = dict(kwargs)
         for hf, ours in _HF_KEYS.items():
             if hf in kwargs:
@@ -116,7 +130,12 @@ class T5_Base(Transformer):
         self.num_buckets = num_buckets
         self.max_distance = max_distance
         self.with_lm = with_lm
-        self.tied_head = self.version == "t5.1.0"
+        # HF's tie_word_embeddings, when the config has it, decides the head (and its d_model**-0.5 rescale).
+        self.tied_head = self.version == "t5.1.0" if tie_word_embeddings is None else bool(tie_word_embeddings)
+        # bert4keras compatibility (both off in T5 itself and in transformers): a relative position bias in
+        # the decoder's cross-attention, and a d_model**-0.5 scale on the decoder output whatever the head.
+        self.cross_position_bias = cross_position_bias
+        self.scale_decoder_output = scale_decoder_output
 
     def rms_norm(self, x, name):
         return self.apply(x, LayerNormalization, name=name, center=False, zero_mean=False,
@@ -189,6 +208,7 @@ class T5_Base(Transformer):
         return mapping
 
 
+@register_model("t5_encoder", "t5.1.0_encoder", "t5.1.1_encoder", "mt5.1.1_encoder")
 class T5_Encoder(T5_Base):
     """token ids (B, S) → context (B, S, hidden)."""
 
@@ -207,9 +227,13 @@ class T5_Encoder(T5_Base):
         attention = f"Encoder-Transformer-{index}-MultiHeadSelfAttention"
         ffn = f"Encoder-Transformer-{index}-FeedForward"
         h = self.rms_norm(x, f"{attention}-Norm")
-        h = self.attention([h, h, h], attention, {"attention_bias": self.attention_bias,
-                                                 "position_bias": self.position_bias,
-                                                 "p_bias": "t5_relative"})
+        arguments = {"attention_bias": self.attention_bias, "position_bias": self.position_bias,
+                     "p_bias": "t5_relative"}
+        if self.residual_attention_scores:  # RealFormer, as in BERT
+            arguments.update(previous_scores=self.attention_scores, return_scores=True)
+        h = self.attention([h, h, h], attention, arguments)
+        if self.residual_attention_scores:
+            h, self.attention_scores = h
         x = self.apply([x, self.dropout(h, f"{attention}-Dropout")], keras.layers.Add, name=f"{attention}-Add")
         h = self.feed_forward(self.rms_norm(x, f"{ffn}-Norm"), ffn)
         return self.apply([x, self.dropout(h, f"{ffn}-Dropout")], keras.layers.Add, name=f"{ffn}-Add")
@@ -218,6 +242,7 @@ class T5_Encoder(T5_Base):
         return self.dropout(self.rms_norm(x, "Encoder-Output-Norm"), "Encoder-Output-Dropout")
 
 
+@register_model("t5_decoder", "t5.1.0_decoder", "t5.1.1_decoder", "mt5.1.1_decoder")
 class T5_Decoder(T5_Base):
     """[context (B, S, hidden), decoder ids (B, T)] → next-token distribution (B, T, vocab).
 
@@ -227,6 +252,12 @@ class T5_Decoder(T5_Base):
     """
 
     context_bias = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.residual_attention_scores:
+            raise ValueError("residual_attention_scores=True is supported by the T5 encoder only: the decoder "
+                             "mixes self- and cross-attention, whose scores have different shapes")
 
     def get_inputs(self):
         context = keras.Input(shape=(self.sequence_length, self.hidden_size),
@@ -239,6 +270,9 @@ class T5_Decoder(T5_Base):
         x = self.embed_tokens(token_ids)
         self.attention_bias = self.apply(token_ids, CausalBias, name="Decoder-Attention-LM-Bias")
         self.position_bias = self.relative_positions([x, x], "Decoder-Embedding-Relative-Position", False)
+        self.cross_bias = None
+        if self.cross_position_bias:  # the decoder's table again, over (decoder, context) positions
+            self.cross_bias = self.relative_positions([x, context], "Decoder-Embedding-Relative-Position", False)
         return [context, self.dropout(x, "Decoder-Embedding-Dropout")]
 
     def apply_main_layers(self, inputs, index):
@@ -251,8 +285,10 @@ class T5_Decoder(T5_Base):
         x = self.apply([x, self.dropout(h, f"{prefix}MultiHeadSelfAttention-Dropout")], keras.layers.Add,
                        name=f"{prefix}MultiHeadSelfAttention-Add")
         h = self.rms_norm(x, f"{prefix}MultiHeadCrossAttention-Norm")
-        h = self.attention([h, context, context], f"{prefix}MultiHeadCrossAttention",
-                           {"attention_bias": self.context_bias})
+        cross_arguments = {"attention_bias": self.context_bias}
+        if self.cross_bias is not None:
+            cross_arguments.update(position_bias=self.cross_bias, p_bias="t5_relative")
+        h = self.attention([h, context, context], f"{prefix}MultiHeadCrossAttention", cross_arguments)
         x = self.apply([x, self.dropout(h, f"{prefix}MultiHeadCrossAttention-Dropout")], keras.layers.Add,
                        name=f"{prefix}MultiHeadCrossAttention-Add")
         h = self.feed_forward(self.rms_norm(x, f"{prefix}FeedForward-Norm"), f"{prefix}FeedForward")
@@ -262,6 +298,8 @@ class T5_Decoder(T5_Base):
 
     def apply_final_layers(self, inputs):
         x = self.dropout(self.rms_norm(inputs[1], "Decoder-Output-Norm"), "Decoder-Output-Dropout")
+        if self.scale_decoder_output:
+            x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size ** -0.5)
         if not self.with_lm:
             return x
         x = self.lm_logits(x, graph=True)
@@ -269,12 +307,17 @@ class T5_Decoder(T5_Base):
         return self.apply(x, keras.layers.Activation, activation=activation, name="Decoder-Output-Activation")
 
     def lm_logits(self, x, graph=False):
-        """Hidden states → vocabulary logits (tied head rescales by d_model**-0.5)."""
+        """Hidden states → vocabulary logits (tied head rescales by d_model**-0.5, unless the graph already
+        did with scale_decoder_output)."""
+        if not graph and self.scale_decoder_output:
+            x = x * self.hidden_size ** -0.5
         if self.tied_head:
             if graph:
-                x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size ** -0.5)
+                if not self.scale_decoder_output:
+                    x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size ** -0.5)
                 return self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
-            x = x * self.hidden_size ** -0.5
+            if not self.scale_decoder_output:
+                x = x * self.hidden_size ** -0.5
             return self.layers[self.prefixed("Embedding-Token")](x, mode="dense")
         if graph:
             return self.apply(x, keras.layers.Dense, name="Decoder-Output-LM", units=self.vocab_size,
@@ -288,7 +331,8 @@ class T5(T5_Base):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         name = kwargs.pop("name", None)
-        common = {**kwargs, "version": self.version}
+        common = {**kwargs, "version": self.version, "tie_word_embeddings": self.tied_head,
+                  "cross_position_bias": self.cross_position_bias, "scale_decoder_output": self.scale_decoder_output}
         self._encoder = T5_Encoder(name=f"{name}_Encoder" if name else "Encoder", **common)
         self._decoder = T5_Decoder(name=f"{name}_Decoder" if name else "Decoder", **common)
         self._encoder.layers = self._decoder.layers = self.layers
@@ -305,7 +349,7 @@ class T5(T5_Base):
         outputs = self._decoder.call([self.encoder.outputs[0], decoder_ids])
         self._decoder.context_bias = None
         self.inputs, self.outputs = [encoder_ids, decoder_ids], outputs
-        self.model = keras.Model(self.inputs, outputs, name=self.name)
+        self.model = TransformerModel(self.inputs, outputs, name=self.name)
         self.built = True
         return self.model
 
@@ -329,7 +373,11 @@ class T5(T5_Base):
         x = self.layer("Embedding-Token")(token_ids)
         length = caches[0].shape[2]
         positions = cache_index + ops.arange(ops.shape(token_ids)[1])
-        position_bias = self.layer("Decoder-Embedding-Relative-Position").bias(positions, ops.arange(length))
+        table = self.layer("Decoder-Embedding-Relative-Position")
+        position_bias = table.bias(positions, ops.arange(length))
+        cross_position = None
+        if self.cross_position_bias:  # (1, heads, T, S), added to the context padding bias
+            cross_position = table.bias(positions, ops.arange(cross_caches[0].shape[2]))
         new_caches = []
         for i in range(self.num_hidden_layers):
             prefix = f"Decoder-Transformer-{i}-"
@@ -340,7 +388,8 @@ class T5(T5_Base):
             x = x + h
             h = self.layer(f"{prefix}MultiHeadCrossAttention-Norm")(x)
             x = x + self.layer(f"{prefix}MultiHeadCrossAttention")(
-                [h, h, h], attention_bias=cross_bias, cache=cross_caches[i])
+                [h, h, h], attention_bias=cross_bias, cache=cross_caches[i], position_bias=cross_position,
+                p_bias="t5_relative" if cross_position is not None else None)
             h = self.layer(f"{prefix}FeedForward-Norm")(x)
             x = x + self.layer(f"{prefix}FeedForward")(h)
             new_caches.append(cache)

@@ -20,7 +20,8 @@ import numpy as np
 from keras import ops
 
 from ..checkpoints import CheckpointError, open_checkpoint, write_tf1_checkpoint
-from ..layers import (CausalBias, LayerNormalization, PaddingBias, SumBiases, UniLMBias)
+from ..layers import CausalBias, LayerNormalization, PaddingBias, SumBiases, UniLMBias
+from .keras_model import TransformerModel
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ class Transformer:
             model_inputs = model_inputs + (list(extra) if isinstance(extra, (list, tuple)) else [extra])
         outputs = self.call(inputs)
         self.inputs, self.outputs = model_inputs, outputs
-        self.model = keras.Model(model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs,
-                                 name=self.name)
+        self.model = TransformerModel(model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs,
+                                      name=self.name)
         self.built = True
         return self.model
 
@@ -181,12 +182,31 @@ class Transformer:
         """Inverse of `load_variable` for saving: the value written under ``name``."""
         return value
 
+    #: HuggingFace tensors this model ties to another one: (copy, the tensor it must equal). A checkpoint
+    #: whose copy differs (an untied head, tie_word_embeddings=false) cannot be read silently.
+    tied_copies = ()
+
+    def hf_tied_copies(self):
+        return self.tied_copies
+
+    def check_tied_copies(self, reader):
+        """Refuse, naming them, HF tensors that differ from the tensor this model uses in their place."""
+        for copy, reference in self.hf_tied_copies():
+            if copy in reader and reference in reader:
+                a, b = np.asarray(reader[copy]), np.asarray(reader[reference])
+                if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6):
+                    raise CheckpointError(
+                        f"{reader.path}: {copy!r} differs from {reference!r}, but {type(self).__name__} ties "
+                        f"them (one shared tensor); this checkpoint was saved untied (tie_word_embeddings=false) "
+                        "and would load wrongly")
+
     def open_weights(self, checkpoint_path):
         """Open any checkpoint and, if needed, view it under this family's TF1 names."""
         reader = open_checkpoint(checkpoint_path)
         wanted = [n for names in self.variable_mapping().values() for n in names]
         if wanted and not any(n in reader for n in wanted) and self.name_map is not None:
             from ..checkpoints.maps import RenamedReader
+            self.check_tied_copies(reader)
             reader = RenamedReader(reader, self.name_map.hf_to_tf1(reader.keys(), self))
         return reader
 
@@ -313,4 +333,16 @@ def with_application(model_class, application):
     mixin = APPLICATIONS[key]
     if mixin is None:
         return model_class
-    return type(f"{model_class.__name__}_{mixin.__name__}", (mixin, model_class), {})
+    if key == "custom":
+        return type(f"{model_class.__name__}_{mixin.__name__}", (mixin, model_class), {})
+
+    class LanguageModel(mixin, model_class):
+        """lm / unilm models predict tokens: the MLM head is on unless ``with_mlm`` was given (as in bert4keras)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if hasattr(self, "with_mlm"):
+                self.with_mlm = self.with_mlm or True
+
+    LanguageModel.__name__ = LanguageModel.__qualname__ = f"{model_class.__name__}_{mixin.__name__}"
+    return LanguageModel

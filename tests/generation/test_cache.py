@@ -99,6 +99,6 @@ def test_t5_cached_decoder_equals_full_forward(version):
 
 
 def test_models_without_a_cached_path_are_rejected():
-    model = build("bert", application="lm", with_mlm=False, segment_vocab_size=0)
+    model = build("bert", application="encoder", segment_vocab_size=0)  # lm/unilm always get the MLM head
     with pytest.raises(ValueError, match="no cached decoding path"):
         decoder_for(model)

@@ -41,10 +41,33 @@ def torch_numpy(t):
 
 
 def assert_close(actual, expected, atol=1e-4, where=None, what=""):
-    """Compare, optionally only at positions where ``where`` (B, T) is True."""
+    """Compare, optionally only at positions where ``where`` (B, T) is True; atol scales with max |expected|."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     if where is not None:
         actual, expected = actual[where], expected[where]
     diff = np.max(np.abs(actual - expected))
-    assert diff <= atol, f"{what}: max abs diff {diff:.3g} > {atol}"
+    allowed = atol * max(1.0, float(np.max(np.abs(expected))))  # relative once values exceed 1
+    assert diff <= allowed, f"{what}: max abs diff {diff:.3g} > {allowed:.3g}"
+
+
+def randomize_parameters(module, std=0.25, gain_std=0.2, seed=0):
+    """Redraw every trainable parameter of a `transformers` (torch) model, in place.
+
+    Weights and biases ~ N(0, std); 1-D ``*.weight`` tensors (LayerNorm / RMSNorm gains) ~ 1 + N(0, gain_std).
+    At the default init (std 0.02, zero biases, unit gains) attention is almost uniform and a wrong bias,
+    position or norm mapping hardly shows; at this scale every tensor's mapping changes the outputs.
+    Frozen parameters (e.g. RoFormer's fixed sinusoid table) are left alone. Returns the module.
+    """
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float32)
+            if parameter.ndim == 1 and name.endswith("weight"):
+                parameter.copy_(1.0 + gain_std * noise)
+            else:
+                parameter.copy_(std * noise)
+    return module

@@ -9,7 +9,7 @@ from kerasformers.checkpoints import CheckpointError, open_checkpoint
 from kerasformers.models import build_transformer_model
 
 from ..layouts import original_layout
-from .helpers import TINY, assert_close, hf_inputs, padded_batch, to_numpy, torch_numpy
+from .helpers import TINY, assert_close, hf_inputs, padded_batch, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
@@ -18,7 +18,7 @@ CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
 @pytest.fixture(scope="module")
 def mlm_dir(tmp_path_factory):
     torch.manual_seed(0)
-    model = transformers.AlbertForMaskedLM(transformers.AlbertConfig(**CONFIG)).eval()
+    model = randomize_parameters(transformers.AlbertForMaskedLM(transformers.AlbertConfig(**CONFIG)).eval())
     path = tmp_path_factory.mktemp("albert_mlm")
     model.save_pretrained(path)
     return path, model
@@ -57,7 +57,7 @@ def test_albert_for_masked_lm_parity(mlm_dir, batch, model):
 
 def test_albert_model_with_pool(tmp_path, batch):
     torch.manual_seed(1)
-    hf = transformers.AlbertModel(transformers.AlbertConfig(**CONFIG)).eval()
+    hf = randomize_parameters(transformers.AlbertModel(transformers.AlbertConfig(**CONFIG)).eval(), seed=1)
     hf.save_pretrained(tmp_path)
     token_ids, segment_ids = batch
     with torch.no_grad():

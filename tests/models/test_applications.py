@@ -19,6 +19,7 @@ FAMILIES = {
     "gau_alpha": dict(attention_key_size=8, hidden_act="swish"),
 }
 N = 9
+LM_FAMILIES = [family for family in FAMILIES if family != "electra"]  # bert4keras refuses lm/unilm ELECTRA
 
 
 def build(family, application, seed=0):
@@ -34,7 +35,7 @@ def run(model, token_ids, segment_ids):
     return to_numpy(model([token_ids, segment_ids]))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", LM_FAMILIES)
 def test_lm_outputs_ignore_future_tokens(family):
     model = build(family, "lm")
     rng = np.random.default_rng(0)
@@ -49,7 +50,7 @@ def test_lm_outputs_ignore_future_tokens(family):
     assert np.abs(out[0, i + 1:] - base[0, i + 1:]).max() > 1e-4, "later positions must see the change"
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", LM_FAMILIES)
 def test_unilm_targets_ignore_later_targets_but_see_the_whole_source(family):
     model = build(family, "unilm")
     rng = np.random.default_rng(1)

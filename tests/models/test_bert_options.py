@@ -7,7 +7,7 @@ import torch
 
 from kerasformers.models import build_transformer_model
 
-from .helpers import TINY, assert_close, padded_batch, to_numpy, torch_numpy
+from .helpers import TINY, assert_close, padded_batch, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 
@@ -15,7 +15,7 @@ transformers = pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def mlm_dir(tmp_path_factory):
     torch.manual_seed(11)
-    hf = transformers.BertForMaskedLM(transformers.BertConfig(**TINY, type_vocab_size=2)).eval()
+    hf = randomize_parameters(transformers.BertForMaskedLM(transformers.BertConfig(**TINY, type_vocab_size=2)).eval())
     path = tmp_path_factory.mktemp("bert_mlm")
     hf.save_pretrained(path)
     return path, hf
@@ -96,6 +96,7 @@ def test_config_errors_name_the_problem(tmp_path):
 def test_sequence_output_carries_the_padding_mask_like_bert4keras():
     """bert4keras's Embedding used mask_zero=True; CRF / pooling downstream rely on the mask."""
     import keras
+
     from kerasformers.layers import MaskedGlobalAveragePooling1D
     bert = build_transformer_model(vocab_size=30, hidden_size=12, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=7, return_keras_model=False)

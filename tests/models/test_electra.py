@@ -8,8 +8,8 @@ import torch
 from kerasformers.checkpoints import CheckpointError, open_checkpoint
 from kerasformers.models import build_transformer_model
 
-from .helpers import TINY, assert_close, hf_inputs, padded_batch, to_numpy, torch_numpy
 from ..layouts import original_layout
+from .helpers import TINY, assert_close, hf_inputs, padded_batch, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
@@ -18,7 +18,7 @@ CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
 @pytest.fixture(scope="module")
 def discriminator_dir(tmp_path_factory):
     torch.manual_seed(0)
-    model = transformers.ElectraForPreTraining(transformers.ElectraConfig(**CONFIG)).eval()
+    model = randomize_parameters(transformers.ElectraForPreTraining(transformers.ElectraConfig(**CONFIG)).eval())
     path = tmp_path_factory.mktemp("electra_discriminator")
     model.save_pretrained(path)
     return path, model
@@ -67,7 +67,7 @@ def test_tf1_names_load_to_the_same_outputs(discriminator_dir, batch, tmp_path):
 
 def test_generator_checkpoint_through_the_mlm_head(tmp_path, batch):
     torch.manual_seed(1)
-    hf = transformers.ElectraForMaskedLM(transformers.ElectraConfig(**CONFIG)).eval()
+    hf = randomize_parameters(transformers.ElectraForMaskedLM(transformers.ElectraConfig(**CONFIG)).eval(), seed=1)
     hf.save_pretrained(tmp_path)
     token_ids, segment_ids = batch
     with torch.no_grad():

@@ -28,7 +28,7 @@ def np_rope(x):
 
 def np_gau_alpha(w, token_ids, segment_ids, cfg):
     e, s = cfg["intermediate_size"], cfg["attention_key_size"]
-    silu = lambda t: t / (1 + np.exp(-t))  # noqa: E731
+    silu = lambda t: t / (1 + np.exp(-t))
     x = np_rms(w["bert/embeddings/word_embeddings"][token_ids] + w["bert/embeddings/token_type_embeddings"][segment_ids])
     real = token_ids != 0
     n = np.maximum(real.sum(-1), 16)[:, None, None]  # real keys, at least 16

@@ -9,7 +9,7 @@ from kerasformers.models import build_transformer_model
 
 from ..generation.oracle import assert_same_sequences, pick_stop_id
 from ..layouts import layout_shapes
-from .helpers import assert_close, to_numpy, torch_numpy
+from .helpers import assert_close, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 VOCAB = 131
@@ -22,7 +22,7 @@ def gpt2_dir(tmp_path_factory):
     config = transformers.GPT2Config(vocab_size=VOCAB, n_embd=48, n_layer=2, n_head=3, n_inner=37,
                                      n_positions=40, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                                      initializer_range=0.2)  # wide weights: varied generations
-    model = transformers.GPT2LMHeadModel(config).eval()
+    model = randomize_parameters(transformers.GPT2LMHeadModel(config).eval())  # biases and LN gains too
     path = tmp_path_factory.mktemp("gpt2")
     model.save_pretrained(path)
     return path, model

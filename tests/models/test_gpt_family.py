@@ -11,7 +11,7 @@ from kerasformers.checkpoints import open_checkpoint
 from kerasformers.models import build_transformer_model
 
 from ..layouts import layout_shapes
-from .helpers import assert_close, to_numpy, torch_numpy
+from .helpers import assert_close, randomize_parameters, to_numpy, torch_numpy
 
 TINY = dict(vocab_size=131, hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37,
             hidden_act="gelu", max_position_embeddings=40)
@@ -32,7 +32,7 @@ def causal_attention(x, w, prefix, names, heads=3):
     """names: TF1 (query, key, value, output) layer prefixes under `prefix`."""
     q, k, v, o = (prefix + n for n in names)
     b, t, d = x.shape
-    split = lambda y: y.reshape(b, t, heads, d // heads).transpose(0, 2, 1, 3)  # noqa: E731
+    split = lambda y: y.reshape(b, t, heads, d // heads).transpose(0, 2, 1, 3)
     qh = split(x @ w[q + "/kernel"] + w[q + "/bias"])
     kh = split(x @ w[k + "/kernel"] + w[k + "/bias"])
     vh = split(x @ w[v + "/kernel"] + w[v + "/bias"])
@@ -108,7 +108,7 @@ def test_gpt_matches_transformers_openai_gpt(tmp_path):
     config = transformers.OpenAIGPTConfig(vocab_size=131, n_embd=48, n_layer=2, n_head=3, n_positions=40,
                                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                                           initializer_range=0.2)
-    hf_model = transformers.OpenAIGPTLMHeadModel(config).eval()
+    hf_model = randomize_parameters(transformers.OpenAIGPTLMHeadModel(config).eval())
     hf_model.save_pretrained(tmp_path)
     model = build_transformer_model(checkpoint_path=str(tmp_path), model="gpt", final_activation="linear")
     ids = np.random.default_rng(2).integers(1, 131, size=(2, 10)).astype("int32")

@@ -9,8 +9,8 @@ import pytest
 from kerasformers.checkpoints import CheckpointError, open_checkpoint, write_safetensors, write_tf1_checkpoint
 from kerasformers.models import build_transformer_model
 
-from .helpers import TINY, assert_close, padded_batch, to_numpy
 from ..layouts import original_layout
+from .helpers import TINY, assert_close, padded_batch, to_numpy
 
 CONFIG = {**TINY, "type_vocab_size": 3, "hidden_act": "gelu", "max_relative_position": 4}
 BODY = ["attention/self/query", "attention/self/key", "attention/self/value", "attention/output/dense",
@@ -35,7 +35,7 @@ def np_relative_table(n, k, d):
 
 def np_nezha(w, token_ids, segment_ids, cfg):
     erf = np.vectorize(math.erf)
-    gelu = lambda t: 0.5 * t * (1 + erf(t / np.sqrt(2)))  # noqa: E731
+    gelu = lambda t: 0.5 * t * (1 + erf(t / np.sqrt(2)))
     heads = cfg["num_attention_heads"]
     d = cfg["hidden_size"] // heads
     b, n = token_ids.shape
@@ -45,7 +45,7 @@ def np_nezha(w, token_ids, segment_ids, cfg):
     keys_real = (token_ids != 0)[:, None, None, :]
     for i in range(cfg["num_hidden_layers"]):
         p = f"bert/encoder/layer_{i}/"
-        dense = lambda t, m: t @ w[p + m + "/kernel"] + w[p + m + "/bias"]  # noqa: E731
+        dense = lambda t, m: t @ w[p + m + "/kernel"] + w[p + m + "/bias"]
         q, k, v = (dense(x, m).reshape(b, n, heads, d) for m in BODY[:3])
         # score_ij = q_i·(k_j + a_ij)/√d ;  out_i = Σ_j p_ij (v_j + a_ij)
         s = (np.einsum("bihd,bjhd->bhij", q, k) + np.einsum("bihd,ijd->bhij", q, a)) / np.sqrt(d)

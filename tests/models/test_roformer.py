@@ -9,8 +9,8 @@ import torch
 from kerasformers.checkpoints import CheckpointError, open_checkpoint, write_tf1_checkpoint
 from kerasformers.models import build_transformer_model
 
-from .helpers import TINY, assert_close, hf_inputs, padded_batch, to_numpy, torch_numpy
 from ..layouts import original_layout
+from .helpers import TINY, assert_close, hf_inputs, padded_batch, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 LENGTHS = [11, 7, 3]
@@ -20,7 +20,7 @@ LENGTHS = [11, 7, 3]
 def mlm_dir(tmp_path_factory):
     torch.manual_seed(0)
     config = transformers.RoFormerConfig(**TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
-    model = transformers.RoFormerForMaskedLM(config).eval()
+    model = randomize_parameters(transformers.RoFormerForMaskedLM(config).eval())
     path = tmp_path_factory.mktemp("roformer_mlm")
     model.save_pretrained(path)
     return path, model
@@ -63,7 +63,8 @@ def test_tf1_names_load_to_the_same_outputs(mlm_dir, tmp_path):
 
 def test_roformer_model_parity(tmp_path):
     torch.manual_seed(1)
-    hf = transformers.RoFormerModel(transformers.RoFormerConfig(**TINY, type_vocab_size=2, hidden_act="gelu")).eval()
+    hf = randomize_parameters(transformers.RoFormerModel(transformers.RoFormerConfig(**TINY, type_vocab_size=2, hidden_act="gelu")).eval(),
+                              seed=1)
     hf.save_pretrained(tmp_path)
     token_ids, segment_ids = padded_batch([13, 5], TINY["vocab_size"], segments=2, seed=2)
     with torch.no_grad():
@@ -76,7 +77,7 @@ def test_checkpoint_of_another_family_names_the_problem(tmp_path):
     torch.manual_seed(2)
     transformers.AlbertModel(transformers.AlbertConfig(**TINY, embedding_size=24)).save_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="RoFormer|missing variable"):
-        build_transformer_model(checkpoint_path=str(tmp_path), model="roformer", **{"hidden_act": "gelu"})
+        build_transformer_model(checkpoint_path=str(tmp_path), model="roformer", hidden_act="gelu")
 
 
 # ---------------------------------------------------------------- RoFormer-v2 (not in transformers)
@@ -96,7 +97,7 @@ def np_rope(x, d):
 
 def np_roformer_v2(w, token_ids, segment_ids, cfg, causal=False):
     """RoFormer-v2 from its description: no biases, parameter-free RMS norms, post-norm, tied head."""
-    gelu = lambda t: 0.5 * t * (1 + np.vectorize(__import__("math").erf)(t / np.sqrt(2)))  # noqa: E731
+    gelu = lambda t: 0.5 * t * (1 + np.vectorize(__import__("math").erf)(t / np.sqrt(2)))
     heads, d = cfg["num_attention_heads"], cfg["hidden_size"] // cfg["num_attention_heads"]
     x = w["bert/embeddings/word_embeddings"][token_ids] + w["bert/embeddings/token_type_embeddings"][segment_ids]
     x = np_rms(x)
@@ -187,3 +188,13 @@ def test_roformer_v2_keep_tokens_slices_the_vocabulary(tmp_path):
     assert logits.shape == (1, 4, len(keep))
     sequence, full_logits = np_roformer_v2(w, np.array([[100, 3, 57, 0]]), np.zeros((1, 4), int), V2_CONFIG)
     assert_close(logits[:, :3], full_logits[:, :3][..., keep], atol=1e-3, what="kept-token logits")
+
+
+def test_a_changed_rotary_table_in_a_huggingface_folder_is_refused(tmp_path):
+    """HF stores RoFormer's (frozen) sinusoid table; one that is not the sinusoid cannot be read silently."""
+    hf = transformers.RoFormerModel(transformers.RoFormerConfig(**{**TINY, "num_hidden_layers": 1}, type_vocab_size=2))
+    with torch.no_grad():
+        hf.encoder.embed_positions.weight.add_(0.1)
+    hf.save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="embed_positions"):
+        build_transformer_model(checkpoint_path=str(tmp_path), model="roformer")

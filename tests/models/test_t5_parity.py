@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from kerasformers.checkpoints import open_checkpoint
+from kerasformers.checkpoints import CheckpointError, open_checkpoint
 from kerasformers.generation import generate
 from kerasformers.models import build_transformer_model
 
 from ..generation.oracle import assert_same_sequences, pick_stop_id
 from ..layouts import layout_shapes
-from .helpers import assert_close, to_numpy, torch_numpy
+from .helpers import assert_close, randomize_parameters, to_numpy, torch_numpy
 
 transformers = pytest.importorskip("transformers")
 VOCAB = 131
@@ -17,7 +17,7 @@ SOURCE_LENGTHS = (10, 6, 3)
 VERSIONS = {"t5.1.0": "relu", "t5.1.1": "gated-gelu"}
 
 
-def make_t5(path, version, initializer_factor):
+def make_t5(path, version, initializer_factor, randomize=False):
     torch.manual_seed(0)
     config = transformers.T5Config(vocab_size=VOCAB, d_model=48, d_kv=16, d_ff=37, num_layers=2, num_heads=3,
                                    feed_forward_proj=VERSIONS[version], dropout_rate=0.0,
@@ -27,6 +27,8 @@ def make_t5(path, version, initializer_factor):
     config.tie_word_embeddings = version == "t5.1.0"  # v5 forces True in __init__; v1.1 has its own head
     model = transformers.T5ForConditionalGeneration(config).eval()
     model.set_input_embeddings(model.shared)  # one embedding for encoder, decoder and `shared`
+    if randomize:
+        randomize_parameters(model)
     model.save_pretrained(path)
     return model
 
@@ -69,10 +71,10 @@ def test_forward_logits_match(version_dir_default):
 
 @pytest.fixture(scope="module", params=list(VERSIONS))
 def version_dir_default(request, tmp_path_factory):
-    """Default-scale weights (initializer_factor 1) for the 1e-4 forward comparison."""
+    """Every parameter redrawn (std 0.25, RMS gains 1 +- 0.2) for the 1e-4 forward comparison."""
     version = request.param
     path = tmp_path_factory.mktemp(version.replace(".", "_") + "_default")
-    hf_model = make_t5(path, version, initializer_factor=1.0)
+    hf_model = make_t5(path, version, initializer_factor=1.0, randomize=True)
     ours = build_transformer_model(checkpoint_path=str(path), model=version, with_lm="linear",
                                    return_keras_model=False)
     return version, hf_model, ours
@@ -101,3 +103,34 @@ def test_generate_matches_transformers(t5_pair, sources, num_beams):
     eos, expected = pick_stop_id(oracle, default=1)
     actual = generate(ours, sources, max_new_tokens=7, num_beams=num_beams, stop_ids=[eos])
     assert_same_sequences(actual, expected, eos)
+
+
+def test_untied_t5_folder_fails_naming_the_tensors(tmp_path):
+    """transformers 5 with tie_word_embeddings=false keeps separate encoder/decoder embeddings: refuse them."""
+    config = transformers.T5Config(vocab_size=VOCAB, d_model=16, d_kv=8, d_ff=24, num_layers=1, num_heads=2,
+                                   feed_forward_proj="relu", tie_word_embeddings=False)
+    config.tie_word_embeddings = False
+    model = randomize_parameters(transformers.T5ForConditionalGeneration(config).eval())
+    with torch.no_grad():
+        model.encoder.embed_tokens = torch.nn.Embedding(VOCAB, 16)  # a tensor of its own, as such folders hold
+    model.save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="encoder.embed_tokens.weight"):
+        build_transformer_model(checkpoint_path=str(tmp_path), model="t5")
+
+
+def test_tie_word_embeddings_false_gives_an_untied_head(tmp_path):
+    """A t5.1.0-style (ReLU) folder saved untied: a separate lm_head and no d_model**-0.5 rescale, as in HF."""
+    config = transformers.T5Config(vocab_size=VOCAB, d_model=16, d_kv=8, d_ff=24, num_layers=1, num_heads=2,
+                                   feed_forward_proj="relu", tie_word_embeddings=False, decoder_start_token_id=0)
+    config.tie_word_embeddings = False
+    model = randomize_parameters(transformers.T5ForConditionalGeneration(config).eval())
+    model.set_input_embeddings(model.shared)  # one input embedding; only the head is separate
+    model.save_pretrained(tmp_path)
+    ours = build_transformer_model(checkpoint_path=str(tmp_path), model="t5", with_lm="linear")
+    src = right_padded([[5, 9, 22, 17], [40, 41]])
+    dec = np.array([[0, 7, 8], [0, 3, 100]], dtype="int32")
+    with torch.no_grad():
+        expected = torch_numpy(model(input_ids=torch.tensor(src, dtype=torch.long),
+                                     attention_mask=torch.tensor(src != 0, dtype=torch.long),
+                                     decoder_input_ids=torch.tensor(dec, dtype=torch.long)).logits)
+    assert_close(to_numpy(ours([src, dec])), expected, what="untied t5 logits")
