@@ -5,7 +5,7 @@ import os
 import tempfile
 
 
-class open:  # noqa: N801  (bert4keras name; shadows the builtin on purpose)
+class open:  # shadows the builtin on purpose: bert4keras's name
     """Like the builtin ``open``, plus random access to lines of big files.
 
     With ``indexable=True`` the byte offset of every line is recorded once, so
@@ -24,7 +24,7 @@ class open:  # noqa: N801  (bert4keras name; shadows the builtin on purpose)
             raise ValueError(f"open: indexable=True needs a read mode, got mode={mode!r} for {name}")
         # Read through bytes so that offsets are exact byte positions.
         raw_mode = mode if self.binary else mode + "b"
-        self.file = builtins.open(name, raw_mode)
+        self.file = builtins.open(name, raw_mode)  # noqa: SIM115  (kept open; closed by close()/__exit__)
         self.offsets = None
         if indexable:
             cache = indexable if isinstance(indexable, str) else None
@@ -89,6 +89,17 @@ class open:  # noqa: N801  (bert4keras name; shadows the builtin on purpose)
 
     def flush(self):
         self.file.flush()
+
+    def tell(self):
+        """Byte offset in the file (what ``seek`` takes)."""
+        return self.file.tell()
+
+    def seek(self, offset=0):
+        return self.file.seek(offset)
+
+    def create_indexes(self):
+        """Record the byte offset of every line, so ``f[i]`` and ``len(f)`` work."""
+        self.offsets = self._scan_offsets()
 
     def close(self):
         self.file.close()

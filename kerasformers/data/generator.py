@@ -97,6 +97,41 @@ class DataGenerator(keras.utils.PyDataset):
             for batch in self.__iter__(random):
                 yield batch[0]
 
+    def to_dataset(self, types, shapes, names=None, padded_batch=False):
+        """A ``tf.data.Dataset`` batching what ``forfit()`` yields (one sample per item, as in
+        bert4keras's pre-training scripts) by ``batch_size``; ``padded_batch=True`` pads to
+        ``shapes``. ``names`` (a name, a list of names, or one list per structure element)
+        turns items into dicts. Needs TensorFlow; Keras's ``fit`` takes the dataset on any backend.
+        """
+        try:
+            import tensorflow as tf
+        except ImportError as error:
+            raise ImportError("DataGenerator.to_dataset needs TensorFlow (pip install tensorflow-cpu)") from error
+
+        if names is None:
+            generator = self.forfit
+        else:
+            if isinstance(names, str):
+                def wrap(keys, values):
+                    return {keys: values}
+            elif isinstance(names[0], str):
+                def wrap(keys, values):
+                    return dict(zip(keys, values))
+            else:
+                def wrap(keys, values):
+                    return tuple(dict(zip(k, v)) for k, v in zip(keys, values))
+
+            def generator():
+                for item in self.forfit():
+                    yield wrap(names, item)
+
+            types, shapes = wrap(names, types), wrap(names, shapes)
+        if padded_batch:
+            dataset = tf.data.Dataset.from_generator(generator, output_types=types)
+            return dataset.padded_batch(self.batch_size, shapes)
+        dataset = tf.data.Dataset.from_generator(generator, output_types=types, output_shapes=shapes)
+        return dataset.batch(self.batch_size)
+
     # ------------------------------------------------------------ PyDataset API
     def epoch_order(self, epoch):
         """Sample order of ``epoch`` for the indexed path (deterministic)."""

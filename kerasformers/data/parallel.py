@@ -24,7 +24,7 @@ import traceback
 
 import numpy as np
 
-__all__ = ["parallel_apply", "parallel_apply_generator", "RemoteTraceback"]
+__all__ = ["RemoteTraceback", "parallel_apply", "parallel_apply_generator"]
 
 _POLL_SECONDS = 0.2  # how often the parent checks that workers are alive
 

@@ -35,7 +35,7 @@ def is_string(s):
     return isinstance(s, str)
 
 
-def strQ2B(ustring):  # noqa: N802  (bert4keras name)
+def strQ2B(ustring):
     """Full-width (全角) characters to their half-width forms: 'ＡＢＣ１，' → 'ABC1,'."""
     chars = []
     for ch in ustring:

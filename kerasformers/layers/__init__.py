@@ -11,6 +11,15 @@ from .loss import Loss
 from .masks import CausalBias, PaddingBias, SumBiases, UniLMBias
 from .normalization import LayerNormalization
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from .positions import (
+                        BatchConcat,
+                        BatchSplit,
+                        Concatenate1D,
+                        Layer,
+                        ScaleOffset,
+                        SinusoidalPositionEmbedding,
+                        integerize_shape,
+)
 from .rotary import apply_rotary, sinusoidal_embeddings
 from .sparse_attention import AtrousSelfAttention, LocalSelfAttention, SparseSelfAttention
 

@@ -5,8 +5,18 @@
     optimizer = AdamW(learning_rate=2e-5, weight_decay_rate=0.01,
                       exclude_from_weight_decay=["Norm", "bias"])
 """
+import keras
+
 from kerasformers.optimizers.base import ExtendedOptimizer
-from kerasformers.optimizers.core import AdaFactor, AdaFactorV1, AdaFactorV2, Adam
+from kerasformers.optimizers.core import (
+    AdaFactor,
+    AdaFactorBase,
+    AdaFactorV1,
+    AdaFactorV2,
+    Adam,
+    Lion,
+    LionV2,
+)
 from kerasformers.optimizers.extensions import (
     extend_with_exponential_moving_average,
     extend_with_gradient_accumulation,
@@ -19,6 +29,19 @@ from kerasformers.optimizers.extensions import (
     extend_with_weight_decay,
 )
 from kerasformers.optimizers.schedules import PiecewiseLinearSchedule, piecewise_linear
+
+
+def export_to_custom_objects(base_extend_with):
+    """bert4keras decorator: register each optimizer class ``extend_with(Base)`` returns under its
+    name. Every ``extend_with_*`` here already registers its class; this serves user extensions."""
+    def new_extend_with(BaseOptimizer, name=None):
+        cls = base_extend_with(BaseOptimizer)
+        if name is not None:
+            cls.__name__ = cls.__qualname__ = name
+        keras.saving.get_custom_objects()[cls.__name__] = cls
+        return cls
+    return new_extend_with
+
 
 # bert4keras exported a `_v2` (tf.keras OptimizerV2) twin of every factory; on Keras 3
 # there is one optimizer API, so the twins are the same functions.
@@ -34,11 +57,15 @@ extend_with_gradient_hook_v2 = extend_with_gradient_hook
 
 __all__ = [
     "AdaFactor",
+    "AdaFactorBase",
     "AdaFactorV1",
     "AdaFactorV2",
     "Adam",
     "ExtendedOptimizer",
+    "Lion",
+    "LionV2",
     "PiecewiseLinearSchedule",
+    "export_to_custom_objects",
     "extend_with_exponential_moving_average",
     "extend_with_exponential_moving_average_v2",
     "extend_with_gradient_accumulation",

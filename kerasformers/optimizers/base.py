@@ -105,7 +105,7 @@ class ExtendedOptimizer:
 
     def lazy_row_mask(self, gradient, variable):
         """Boolean mask broadcastable to the variable, or None to update everything."""
-        return None
+        return
 
     # ---- the pipeline ------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class ExtendedOptimizer:
         # Remember per-variable optimizer state (momentum, velocity, ...) so lazy
         # optimization can freeze its rows too. EMA/accumulator/lookahead copies are not
         # touched inside update_step, so they need no freezing.
-        if name not in ("average", "gradient_accumulator", "slow") and tuple(slot.shape) == tuple(
+        if name not in ("average", "ema", "gradient_accumulator", "slow") and tuple(slot.shape) == tuple(
             reference_variable.shape
         ):
             self._lazy_slots.setdefault(self._var_key(reference_variable), []).append(slot)

@@ -23,16 +23,23 @@ class Adam(keras.optimizers.Adam):
         self.bias_correction = bias_correction
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.bias_correction:
+        """bert4keras's formula `m_hat / (sqrt(v_hat) + epsilon)`; Keras's Adam adds epsilon
+        before the bias correction, which differs while gradients are small."""
+        if self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         gradient = ops.cast(gradient, dtype)
+        beta_1, beta_2 = self.beta_1, self.beta_2
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
-        self.assign(m, self.beta_1 * m + (1 - self.beta_1) * gradient)
-        self.assign(v, self.beta_2 * v + (1 - self.beta_2) * ops.square(gradient))
-        step = ops.cast(learning_rate, dtype) * m / (ops.sqrt(v) + self.epsilon)
-        self.assign_sub(variable, step)
+        self.assign(m, beta_1 * m + (1 - beta_1) * gradient)
+        self.assign(v, beta_2 * v + (1 - beta_2) * ops.square(gradient))
+        m_hat, v_hat = ops.convert_to_tensor(m), ops.convert_to_tensor(v)
+        if self.bias_correction:
+            step = ops.cast(self.iterations + 1, dtype)
+            m_hat = m_hat / (1 - ops.power(beta_1, step))
+            v_hat = v_hat / (1 - ops.power(beta_2, step))
+        self.assign_sub(variable, ops.cast(learning_rate, dtype) * m_hat / (ops.sqrt(v_hat) + self.epsilon))
 
     def get_config(self):
         config = super().get_config()
@@ -87,4 +94,17 @@ class AdaFactor(keras.optimizers.Adafactor):
         super().__init__(learning_rate, *args, **kwargs)
 
 
-AdaFactorV1 = AdaFactorV2 = AdaFactor
+AdaFactorBase = AdaFactorV1 = AdaFactorV2 = AdaFactor
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class Lion(keras.optimizers.Lion):
+    """Lion (Chen et al. 2023, arXiv:2302.06675) with bert4keras's defaults: learning rate 3e-4,
+    `beta_1=0.95`, `beta_2=0.98`. The update `-lr * sign(beta_1 m + (1 - beta_1) g)` is Keras's."""
+
+    def __init__(self, learning_rate=3e-4, beta_1=0.95, beta_2=0.98, **kwargs):
+        learning_rate, _ = pop_learning_rate(Lion, (learning_rate,) if "lr" not in kwargs else (), kwargs)
+        super().__init__(learning_rate, beta_1, beta_2, **kwargs)
+
+
+LionV2 = Lion

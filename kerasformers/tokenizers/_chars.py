@@ -17,7 +17,8 @@ CJK_RANGES = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
 )
-SPACE_CHARS = " \n\r\t"
+# Python's str.split() (what bert4keras splits words with) also splits on U+2028 / U+2029.
+SPACE_CHARS = " \n\r\t\u2028\u2029"
 
 
 def is_cjk(ch):

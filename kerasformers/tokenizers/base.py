@@ -76,6 +76,15 @@ class TokenizerBase:
         self._token_translate = dict(token_translate or {})
         self._token_translate_inv = {v: k for k, v in self._token_translate.items()}
 
+    def token_to_id(self, token):
+        raise NotImplementedError(f"{type(self).__name__} must define token_to_id(token)")
+
+    def id_to_token(self, i):
+        raise NotImplementedError(f"{type(self).__name__} must define id_to_token(i)")
+
+    def decode(self, ids):
+        raise NotImplementedError(f"{type(self).__name__} must define decode(ids)")
+
     def _set_special_ids(self, lookup):
         """Set ``_token_pad_id`` ... ``_token_end_id`` for the special tokens the vocabulary has."""
         for name in ("pad", "unk", "mask", "start", "end"):

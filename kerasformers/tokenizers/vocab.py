@@ -12,7 +12,7 @@ def _is_redundant(token):
     tokenizer, since those characters always form words of their own."""
     if len(token) <= 1:
         return False
-    stem = token[2:] if token.startswith("##") else token
+    stem = token.removeprefix("##")
     return any(is_cjk(ch) or is_punctuation(ch) for ch in stem)
 
 

@@ -72,7 +72,7 @@ def test_bert4keras_constructor_arguments_map_onto_keras_features():
     assert type(opt).__name__ == "KitchenSinkAdam"
     assert keras.saving.get_custom_objects()["KitchenSinkAdam"] is type(opt)
     assert opt.gradient_accumulation_steps == 2  # Keras's own accumulation
-    assert opt.use_ema and opt.ema_momentum == 0.9  # Keras's own EMA
+    assert not opt.use_ema and opt.ema_momentum == 0.9  # bert4keras's zero-started average, not Keras's
     assert opt.weight_decay == 0.01  # Keras's weight_decay attribute
     assert isinstance(opt._learning_rate, PiecewiseLinearSchedule)
     assert opt.lr_schedule == {2: 1.0, 10: 0.1}

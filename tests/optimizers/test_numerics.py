@@ -62,7 +62,7 @@ def grads(weights, x, y):
 
 
 class NumpyAdam:
-    """Reference Adam: m, v moments with bias correction folded into the step size."""
+    """Reference Adam as bert4keras writes it: `m_hat / (sqrt(v_hat) + eps)`."""
 
     def __init__(self, shapes, beta_1=0.9, beta_2=0.999, epsilon=1e-6):
         self.m = [np.zeros(s) for s in shapes]
@@ -76,8 +76,9 @@ class NumpyAdam:
         for i, (g, lr) in enumerate(zip(gs, lrs)):
             self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * g
             self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g * g
-            alpha = lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
-            out.append(-alpha * self.m[i] / (np.sqrt(self.v[i]) + self.eps))
+            m_hat = self.m[i] / (1 - self.b1**self.t)
+            v_hat = self.v[i] / (1 - self.b2**self.t)
+            out.append(-lr * m_hat / (np.sqrt(v_hat) + self.eps))
         return out
 
 
@@ -280,9 +281,10 @@ def test_ema_equals_numpy_and_swaps_weights():
     opt = extend_with_exponential_moving_average(Adam)(LR, ema_momentum=m)
     model = dense_model(opt)
     history = train(model, xs, ys)
-    average = [w.copy() for w in history[0]]  # Keras starts the average at step 1's weights
-    for weights in history[1:]:
+    average = [np.zeros_like(w) for w in history[0]]  # bert4keras starts the average at zero
+    for weights in history:
         average = [m * a + (1 - m) * w for a, w in zip(average, weights)]
+    average = [a / (1 - m**steps) for a in average]  # and divides by 1 - m^t when applying it
 
     opt.apply_ema_weights()
     for got, want in zip(model.get_weights(), average):
