@@ -1,13 +1,16 @@
 """``kerasformers words``: Chinese text mining from the command line.
 
     kerasformers words count corpus/*.txt --tokenizer ngram -n 2 --output counts.tsv
-    kerasformers words discover corpus/*.txt --min-count 32 --output lexicon.tsv
+    kerasformers words discover corpus/*.txt --output lexicon.tsv
     kerasformers words pmi corpus/*.txt --min-count 16 --output lexicon.tsv
     kerasformers words segment corpus/*.txt --lexicon lexicon.tsv --output cut.txt
+    kerasformers words templates corpus/*.txt --lexicon lexicon.tsv --output templates.tsv
+
+count and discover also run on a Dask cluster: --engine dask [--scheduler tcp://host:8786].
 """
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,13 +19,17 @@ from .common import fail as _fail
 words_app = typer.Typer(help="Chinese text mining: counting, new-word discovery, segmentation.",
                         no_args_is_help=True)
 
-Files = typer.Argument(..., help="Text files, one sentence or paragraph per line.")
-Encoding = typer.Option("utf-8", help="Encoding of the input files.")
-SkipBad = typer.Option(False, "--skip-bad", help="Skip undecodable lines and binary files instead of failing.")
-Workers = typer.Option(1, help="Worker processes (parallel_apply).")
-Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
-
-
+Files = Annotated[list[Path], typer.Argument(help="Text files, one sentence or paragraph per line.")]
+Encoding = Annotated[str, typer.Option(help="Encoding of the input files.")]
+SkipBad = Annotated[bool, typer.Option(
+    "--skip-bad", help="Skip undecodable lines and binary files instead of failing.")]
+Workers = Annotated[int, typer.Option(
+    help="Worker processes (parallel_apply, or the Dask workers of a local cluster).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Engine = Annotated[str, typer.Option(
+    help="local (this machine, --workers processes) | dask (a Dask cluster).")]
+Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); default: a "
+                                                       "local cluster of --workers processes on 127.0.0.1.")]
 
 
 def _parse_min_proba(text, max_n):
@@ -46,17 +53,20 @@ def _report_stats(stats, quiet):
 
 @words_app.command("count")
 def count(
-    files: List[Path] = Files,
-    output: Optional[Path] = typer.Option(None, help="TSV output (token, count); default stdout."),
-    tokenizer: str = typer.Option("char", help="char | ngram | jieba"),
-    n: int = typer.Option(4, "-n", help="Longest n-gram for --tokenizer ngram."),
-    min_count: int = typer.Option(1, help="Only output tokens seen this often."),
-    max_entries: Optional[int] = typer.Option(None, help="Memory budget: entries kept in RAM."),
-    overflow: str = typer.Option("spill", help="Over budget: spill (exact, to disk) | prune (approximate)."),
-    workers: int = Workers,
-    encoding: str = Encoding,
-    skip_bad: bool = SkipBad,
-    quiet: bool = Quiet,
+    files: Files,
+    output: Annotated[Path | None, typer.Option(help="TSV output (token, count); default stdout.")] = None,
+    tokenizer: Annotated[str, typer.Option(help="char | ngram | jieba")] = "char",
+    n: Annotated[int, typer.Option("-n", help="Longest n-gram for --tokenizer ngram.")] = 4,
+    min_count: Annotated[int, typer.Option(help="Only output tokens seen this often.")] = 1,
+    max_entries: Annotated[int | None, typer.Option(help="Memory budget: entries kept in RAM.")] = None,
+    overflow: Annotated[str, typer.Option(
+        help="Over budget: spill (exact, to disk) | prune (approximate).")] = "spill",
+    workers: Workers = 1,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
+    encoding: Encoding = "utf-8",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
 ):
     """Count characters, n-grams or jieba words over many files."""
     from kerasformers.text import CorpusError, ReadStats, count_tokens, iter_lines
@@ -66,9 +76,9 @@ def count(
     lines = iter_lines(files, encoding, "skip" if skip_bad else "strict", stats, progress=not quiet)
     try:
         with count_tokens(lines, tokenizer, n, workers=workers, max_entries=max_entries,
-                          overflow=overflow) as table:
+                          overflow=overflow, engine=engine, scheduler=scheduler) as table:
             ordered = sorted(table.items(min_count), key=lambda kv: (-kv[1], kv[0]))
-    except (CorpusError, ValueError, ImportError) as exc:
+    except (CorpusError, ValueError, ImportError, ConnectionError) as exc:
         _fail(exc)
     rows = (f"{token}\t{c}" for token, c in ordered)
     if output is None:
@@ -81,28 +91,42 @@ def count(
 
 @words_app.command("discover")
 def discover(
-    files: List[Path] = Files,
-    output: Path = typer.Option(..., help="Lexicon TSV (word, count, cohesion)."),
-    min_count: int = typer.Option(32, help="Minimum n-gram and word count (scale with corpus size)."),
-    max_n: int = typer.Option(4, help="Longest n-gram counted."),
-    min_proba: str = typer.Option("5,25,125", help="Cohesion thresholds for n-gram lengths 2..max-n."),
-    max_entries: Optional[int] = typer.Option(None, help="Memory budget for n-gram counting."),
-    workers: int = Workers,
-    encoding: str = Encoding,
-    skip_bad: bool = SkipBad,
-    quiet: bool = Quiet,
+    files: Files,
+    output: Annotated[Path, typer.Option(help="Lexicon TSV (word, count, cohesion).")],
+    min_count: Annotated[int | None, typer.Option(
+        help="Minimum n-gram and word count; default: derived from the corpus size.")] = None,
+    max_n: Annotated[int, typer.Option(help="Longest n-gram counted.")] = 4,
+    min_proba: Annotated[str | None, typer.Option(
+        help="Cohesion thresholds for n-gram lengths 2..max-n, e.g. 6,36,216 "
+             "(default: base ** (n - 1) with --cohesion-base).")] = None,
+    cohesion_base: Annotated[float | None, typer.Option(help="Threshold base (default 6; see docs).")] = None,
+    discount: Annotated[bool, typer.Option(
+        help="Discount rare n-gram counts by n1 / (n1 + 2 n2) before the cohesion test.")] = True,
+    max_entries: Annotated[int | None, typer.Option(help="Memory budget for n-gram counting.")] = None,
+    workers: Workers = 1,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
+    encoding: Encoding = "utf-8",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
 ):
     """New-word discovery by n-gram cohesion."""
-    from kerasformers.text import CorpusError, discover_words
+    from kerasformers.text import CorpusError, DiscoveryConfig, discover_words
 
-    thresholds = _parse_min_proba(min_proba, max_n)
+    settings = {"max_n": max_n, "discount": discount}
+    if min_count is not None:
+        settings["min_count"] = min_count
+    if cohesion_base is not None:
+        settings["cohesion_base"] = cohesion_base
+    if min_proba is not None:
+        settings["min_proba"] = _parse_min_proba(min_proba, max_n)
     try:
+        config = DiscoveryConfig(**settings)
         lexicon = discover_words(
-            files, workers=workers, encoding=encoding, errors="skip" if skip_bad else "strict",
-            max_entries=max_entries, progress=not quiet,
-            max_n=max_n, min_count=min_count, min_proba=thresholds,
+            files, config, workers=workers, encoding=encoding, errors="skip" if skip_bad else "strict",
+            max_entries=max_entries, progress=not quiet, engine=engine, scheduler=scheduler,
         )
-    except (CorpusError, ValueError) as exc:
+    except (CorpusError, ValueError, ImportError, ConnectionError) as exc:
         _fail(exc)
     lexicon.save(output)
     if not quiet:
@@ -111,15 +135,15 @@ def discover(
 
 @words_app.command("pmi")
 def pmi_lexicon(
-    files: List[Path] = Files,
-    output: Path = typer.Option(..., help="Lexicon TSV (word, count, PMI)."),
-    min_count: int = typer.Option(16, help="Minimum pair count for a merge."),
-    min_pmi: float = typer.Option(1.0, help="Minimum PMI (natural log) for a merge."),
-    iterations: int = typer.Option(3, help="Merge rounds."),
-    workers: int = Workers,
-    encoding: str = Encoding,
-    skip_bad: bool = SkipBad,
-    quiet: bool = Quiet,
+    files: Files,
+    output: Annotated[Path, typer.Option(help="Lexicon TSV (word, count, PMI).")],
+    min_count: Annotated[int, typer.Option(help="Minimum pair count for a merge.")] = 16,
+    min_pmi: Annotated[float, typer.Option(help="Minimum PMI (natural log) for a merge.")] = 1.0,
+    iterations: Annotated[int, typer.Option(help="Merge rounds.")] = 3,
+    workers: Workers = 1,
+    encoding: Encoding = "utf-8",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
 ):
     """Minimum-entropy lexicon: merge adjacent units by PMI, iterate."""
     from kerasformers.text import CorpusError
@@ -139,13 +163,13 @@ def pmi_lexicon(
 
 @words_app.command("segment")
 def segment(
-    files: List[Path] = Files,
-    lexicon: Path = typer.Option(..., help="Lexicon TSV (word, count[, score])."),
-    output: Optional[Path] = typer.Option(None, help="Output file (default stdout)."),
-    separator: str = typer.Option(" ", help="Written between words."),
-    encoding: str = Encoding,
-    skip_bad: bool = SkipBad,
-    quiet: bool = Quiet,
+    files: Files,
+    lexicon: Annotated[Path, typer.Option(help="Lexicon TSV (word, count[, score]).")],
+    output: Annotated[Path | None, typer.Option(help="Output file (default stdout).")] = None,
+    separator: Annotated[str, typer.Option(help="Written between words.")] = " ",
+    encoding: Encoding = "utf-8",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
 ):
     """Segment text with a unigram LM over a lexicon (one output line per input line)."""
     from kerasformers.text import CorpusError, ReadStats, Segmenter, iter_lines
@@ -167,3 +191,42 @@ def segment(
     except CorpusError as exc:
         _fail(exc)
     _report_stats(stats, quiet)
+
+
+@words_app.command("templates")
+def templates(
+    files: Files,
+    lexicon: Annotated[Path, typer.Option(
+        help="Lexicon TSV used to segment the text (e.g. from `discover`).")],
+    output: Annotated[Path | None, typer.Option(help="TSV (template, count, PMI, fillers, examples); "
+                                                      "default stdout.")] = None,
+    min_count: Annotated[int, typer.Option(help="Minimum template count.")] = 20,
+    min_fillers: Annotated[int, typer.Option(help="Minimum number of different slot fillings.")] = 5,
+    min_pmi: Annotated[float, typer.Option(help="Minimum PMI of the anchors (natural log).")] = 1.0,
+    max_length: Annotated[int, typer.Option(help="Longest template, in words (slots included).")] = 4,
+    words_only: Annotated[bool, typer.Option(
+        "--words-only", help="Templates never contain punctuation.")] = False,
+    top: Annotated[int | None, typer.Option(help="Keep only the best TOP templates.")] = None,
+    encoding: Encoding = "utf-8",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
+):
+    """Minimum-entropy sentence templates: word sequences with slots (e.g. 在 _ 上)."""
+    from kerasformers.text import CorpusError, Lexicon
+    from kerasformers.text.templates import find_templates, save_templates, template_rows
+
+    try:
+        found = find_templates(
+            files, Lexicon.load(lexicon), min_count=min_count, min_fillers=min_fillers, min_pmi=min_pmi,
+            max_length=max_length, words_only=words_only, encoding=encoding,
+            errors="skip" if skip_bad else "strict",
+        )[:top]
+    except (OSError, CorpusError, ValueError) as exc:
+        _fail(exc)
+    if output is None:
+        for row in template_rows(found):
+            sys.stdout.write(row + "\n")
+    else:
+        save_templates(output, found)
+    if not quiet:
+        typer.echo(f"{len(found)} templates", err=True)

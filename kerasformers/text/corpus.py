@@ -14,14 +14,14 @@ import tempfile
 from tqdm.auto import tqdm
 
 __all__ = [
+    "CONTENT_PATTERN",
     "CorpusError",
     "ReadStats",
-    "iter_lines",
     "batch_lines",
     "content_pieces",
+    "iter_lines",
     "line_source",
     "write_lines_atomic",
-    "CONTENT_PATTERN",
 ]
 
 # Characters that can be part of a word: CJK ideographs plus ASCII and full-width

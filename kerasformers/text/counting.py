@@ -25,17 +25,18 @@ import numpy as np
 
 from kerasformers.data.parallel import parallel_apply_generator
 from kerasformers.text.corpus import batch_lines, content_pieces
+from kerasformers.text.engines import check_engine, dask_client, dask_count_batches, shard_of
 
 __all__ = [
     "CharTokenizer",
-    "NgramTokenizer",
-    "JiebaTokenizer",
-    "get_tokenizer",
-    "count_batch",
     "CountTable",
+    "JiebaTokenizer",
+    "NgramTokenizer",
+    "count_batch",
     "count_batches",
-    "count_tokens",
     "count_frequent_tokens",
+    "count_tokens",
+    "get_tokenizer",
 ]
 
 
@@ -222,6 +223,8 @@ def count_tokens(
     max_entries=None,
     overflow="spill",
     spill_dir=None,
+    engine="local",
+    scheduler=None,
 ):
     """Count tokens of ``lines`` (any iterable of str) into a ``CountTable``.
 
@@ -229,20 +232,23 @@ def count_tokens(
     (``parallel_apply``) and merged here. workers == 1: each batch is counted
     straight into the table, which measured cheaper in CPython than
     batch-and-merge (docs/benchmarks-text.md); the budget is checked per batch.
+    engine="dask": batches are counted and merged on a Dask cluster (``scheduler``
+    address or Client; None starts ``workers`` local processes), see ``engines``.
     """
+    check_engine(engine, scheduler)
     tokenize = get_tokenizer(tokenizer, n)
     table = CountTable(max_entries=max_entries, overflow=overflow, spill_dir=spill_dir)
     batches = batch_lines(lines, batch_chars)
+    if engine == "dask":
+        with dask_client(scheduler, workers) as client:
+            for part in dask_count_batches(batches, count_batch, client, extra_args=(tokenize,)):
+                table.add(part)
+        return table
     if workers == 1:
         for batch in batches:
             table.add_tokens(chain.from_iterable(map(tokenize, batch)))
         return table
     return count_batches(batches, lambda batch: count_batch(batch, tokenize), workers, max_queue_size, table)
-
-
-def _shard_of(token, shards):
-    # Deterministic across processes (unlike hash() under spawn) and cheap.
-    return (ord(token[0]) * 31 + ord(token[-1])) % shards
 
 
 def count_frequent_tokens(
@@ -274,7 +280,7 @@ def count_frequent_tokens(
             index, batch = indexed_batch
             parts = [{} for _ in range(shards)]
             for token, count in count_batch(batch, tokenize).items():
-                parts[_shard_of(token, shards)][token] = count
+                parts[shard_of(token, shards)][token] = count
             for shard, part in enumerate(parts):
                 with open(os.path.join(root, f"{shard:04d}-{index:08d}.pkl"), "wb") as f:
                     pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -2,8 +2,11 @@
 
 1. Count all character n-grams up to ``max_n``.
 2. Keep n-grams (length >= 2) seen at least ``min_count`` times whose cohesion
-   min over split points of  N * count(w) / (count(left) * count(right))
-   (N = number of characters) reaches ``min_proba[len(w)]``.
+   min over split points of  N * (count(w) - d) / (count(left) * count(right))
+   (N = number of characters) reaches ``min_proba[len(w)]``. The absolute discount
+   d = n1 / (n1 + 2 n2) (n1, n2: n-grams of that length seen once, twice; Ney et
+   al. 1994) is estimated from the corpus: it tempers the cohesion of rare n-grams,
+   whose counts are mostly chance (``discount=False``: d = 0, the article's formula).
 3. Pre-segment the corpus: two neighbouring characters stay together when some
    kept n-gram covers both. The resulting chunks are the candidate words.
 4. Keep candidates seen at least ``min_word_count`` times whose inner n-grams are
@@ -15,51 +18,91 @@ of lines, not a one-shot iterator.
 """
 import collections
 import dataclasses
+import functools
 import math
-from typing import Dict, Optional
 
 import ahocorasick
 
 from kerasformers.text.corpus import batch_lines, content_pieces, line_source
-from kerasformers.text.counting import CountTable, count_batches, count_tokens
+from kerasformers.text.counting import CountTable, NgramTokenizer, count_batch, count_batches, count_tokens
+from kerasformers.text.engines import check_engine, dask_client, dask_count_batches
 from kerasformers.text.lexicon import Lexicon, LexiconEntry
 
-__all__ = ["DiscoveryConfig", "cohesion", "select_ngrams", "presegment", "discover_words"]
+__all__ = ["DiscoveryConfig", "cohesion", "discover_words", "presegment", "select_ngrams"]
 
 
 @dataclasses.dataclass
 class DiscoveryConfig:
+    """Thresholds; the defaults were chosen on another corpus (docs/benchmarks-text.md).
+
+    min_count None: ``auto_min_count(N)`` for a corpus of N characters. min_proba
+    None: ``cohesion_base ** (n - 1)`` for n-grams of length n.
+    """
+
     max_n: int = 4
-    min_count: int = 32  # scale with corpus size: ~3 for 2M characters, 32 for 100M+
-    min_proba: Dict[int, float] = dataclasses.field(default_factory=lambda: {2: 5, 3: 25, 4: 125})
-    min_word_count: Optional[int] = None  # None: same as min_count
+    min_count: int | None = None
+    cohesion_base: float = 6.0
+    min_proba: dict[int, float] | None = None
+    min_word_count: int | None = None  # None: same as min_count
     strict_trigrams: bool = True
+    discount: bool = True
 
     def __post_init__(self):
         if self.max_n < 2:
             raise ValueError(f"max_n must be >= 2, got {self.max_n}")
-        missing = [n for n in range(2, self.max_n + 1) if n not in self.min_proba]
+        if self.cohesion_base <= 0:
+            raise ValueError(f"cohesion_base must be positive, got {self.cohesion_base}")
+        missing = [n for n in range(2, self.max_n + 1) if n not in self.thresholds]
         if missing:
             raise ValueError(f"min_proba has no threshold for n-gram length(s) {missing}")
-        if self.min_count < 1:
+        if self.min_count is not None and self.min_count < 1:
             raise ValueError(f"min_count must be >= 1, got {self.min_count}")
 
+    @property
+    def thresholds(self):
+        """Cohesion threshold per n-gram length: ``min_proba`` or ``cohesion_base ** (n - 1)``."""
+        if self.min_proba is not None:
+            return self.min_proba
+        return {n: self.cohesion_base ** (n - 1) for n in range(2, self.max_n + 1)}
 
-def cohesion(ngram, counts, total):
-    """min over split points of total * count(ngram) / (count(left) * count(right))."""
+    def resolved(self, total_chars):
+        """A copy with ``min_count`` fixed for a corpus of ``total_chars`` characters."""
+        if self.min_count is not None:
+            return self
+        return dataclasses.replace(self, min_count=auto_min_count(total_chars))
+
+
+def auto_min_count(total_chars):
+    """max(2, round(sqrt(N) / 500)): 2 up to ~1.5M characters, 3 for 2M, 20 for 100M."""
+    return max(2, round(math.sqrt(total_chars) / 500))
+
+
+def cohesion(ngram, counts, total, discount=0.0):
+    """min over split points of total * (count(ngram) - discount) / (count(left) * count(right))."""
     if len(ngram) < 2:
         raise ValueError(f"cohesion needs at least 2 characters, got {ngram!r}")
-    c = counts[ngram]
+    c = counts[ngram] - discount
     return min(total * c / (counts[ngram[:i]] * counts[ngram[i:]]) for i in range(1, len(ngram)))
 
 
-def select_ngrams(counts, total, min_count, min_proba):
+def absolute_discounts(count_of_counts):
+    """{n: n1 / (n1 + 2 n2)} from {(n-gram length, count): how many n-grams}."""
+    lengths = {n for n, _ in count_of_counts}
+    discounts = {}
+    for n in lengths:
+        n1, n2 = count_of_counts.get((n, 1), 0), count_of_counts.get((n, 2), 0)
+        discounts[n] = n1 / (n1 + 2 * n2) if n1 + n2 else 0.0
+    return discounts
+
+
+def select_ngrams(counts, total, min_count, min_proba, discounts=None):
     """The n-grams passing the count and per-length cohesion thresholds -> cohesion."""
+    discounts = discounts or {}
     kept = {}
     for ngram, count in counts.items():
         if len(ngram) >= 2 and count >= min_count and len(ngram) in min_proba:
             try:
-                score = cohesion(ngram, counts, total)
+                score = cohesion(ngram, counts, total, discounts.get(len(ngram), 0.0))
             except KeyError:  # a part was pruned away (approximate counting): skip
                 continue
             if score >= min_proba[len(ngram)]:
@@ -123,6 +166,8 @@ def discover_words(
     max_entries=None,
     overflow="spill",
     progress=False,
+    engine="local",
+    scheduler=None,
     **overrides,
 ):
     """Discover a lexicon (word -> count, cohesion score) from raw text.
@@ -130,39 +175,93 @@ def discover_words(
     corpus: file path(s) or a list of text lines. ``overrides`` set DiscoveryConfig
     fields directly, e.g. ``discover_words(paths, min_count=3)``. ``max_entries`` /
     ``overflow`` bound the n-gram and candidate tables (see ``CountTable``); the
-    default "spill" keeps counts exact.
+    default "spill" keeps counts exact. ``engine="dask"`` counts on a Dask cluster
+    (``scheduler`` address or Client; None starts ``workers`` local processes) and
+    gives the same lexicon.
     """
+    check_engine(engine, scheduler)
     config = dataclasses.replace(config or DiscoveryConfig(), **overrides)
     lines = line_source(corpus, encoding, errors, progress)
+    if engine == "dask":
+        with dask_client(scheduler, workers) as client:
+            return _discover_on_dask(lines, config, client)
 
     with count_tokens(
         lines(), tokenizer="ngram", n=config.max_n, workers=workers,
         max_entries=max_entries, overflow=overflow,
     ) as table:
-        total, counts = 0, {}
-        for ngram, count in table.items():  # one streaming pass: N and the frequent n-grams
-            if len(ngram) == 1:
-                total += count
-            if count >= config.min_count:
-                counts[ngram] = count
-    if total == 0:
-        raise ValueError("discover_words: the corpus contains no word characters")
-    kept = select_ngrams(counts, total, config.min_count, config.min_proba)
-    automaton = _automaton(list(kept))
-
-    def chunk_batch(batch):
-        return collections.Counter(
-            chunk for line in batch for piece in content_pieces(line)
-            for chunk in presegment(piece, automaton)
-        )
-
-    min_word_count = config.min_word_count or config.min_count
-    lexicon = Lexicon()
+        total, rare = 0, collections.Counter()
+        for ngram, count in table.items():
+            total += count if len(ngram) == 1 else 0
+            if count <= 2:
+                rare[len(ngram), count] += 1
+        config = config.resolved(total)
+        counts = dict(table.items(config.min_count))
+    kept = _kept_ngrams(counts, total, config, rare)
+    chunk_batch = functools.partial(count_chunks, automaton=_automaton(list(kept)))
     with count_batches(
         batch_lines(lines()), chunk_batch, workers,
         table=CountTable(max_entries=max_entries, overflow=overflow),
     ) as candidates:
-        for word, count in candidates.items(min_word_count):
-            if _is_word(word, kept, config.max_n, config.strict_trigrams):
-                lexicon[word] = LexiconEntry(count, _word_score(word, kept, config.max_n))
+        return _lexicon(candidates.items(_min_word_count(config)), kept, config)
+
+
+def count_chunks(batch, automaton):
+    """Counts of the pre-segmented chunks of a batch of lines."""
+    return collections.Counter(
+        chunk for line in batch for piece in content_pieces(line) for chunk in presegment(piece, automaton)
+    )
+
+
+def _min_word_count(config):
+    return config.min_word_count or config.min_count
+
+
+def _kept_ngrams(counts, total, config, rare_counts):
+    """rare_counts: {(length, count): n-grams} for counts 1 and 2 (at least)."""
+    if total == 0:
+        raise ValueError("discover_words: the corpus contains no word characters")
+    discounts = absolute_discounts(rare_counts) if config.discount else None
+    return select_ngrams(counts, total, config.min_count, config.thresholds, discounts)
+
+
+def _lexicon(candidates, kept, config):
+    lexicon = Lexicon()
+    for word, count in candidates:
+        if _is_word(word, kept, config.max_n, config.strict_trigrams):
+            lexicon[word] = LexiconEntry(count, _word_score(word, kept, config.max_n))
     return lexicon
+
+
+def _discover_on_dask(lines, config, client):
+    """The same passes with counting on the cluster. The client streams the lines
+    and counts the characters (N) itself, so only frequent n-grams come back."""
+    total = 0
+
+    def counted(line_iter):
+        nonlocal total
+        for line in line_iter:
+            total += sum(map(len, content_pieces(line)))
+            yield line
+
+    def resolved_min_count():  # called once every line has been read
+        nonlocal config
+        config = config.resolved(total)
+        return config.min_count
+
+    def summed(batches, count_fn, min_count, extra_args, rare_counts=None):
+        result = {}
+        for part in dask_count_batches(batches, count_fn, client, min_count=min_count, extra_args=extra_args,
+                                       rare_counts=rare_counts):
+            result.update(part)  # shards are disjoint
+        return result
+
+    rare = collections.Counter()
+    counts = summed(batch_lines(counted(lines())), count_batch, resolved_min_count,
+                    (NgramTokenizer(config.max_n),), rare)
+    rare = collections.Counter({key: ngrams for key, ngrams in rare.items() if key[1] <= 2})
+    rare.update((len(ngram), count) for ngram, count in counts.items() if count <= 2)  # min_count <= 2
+    kept = _kept_ngrams(counts, total, config, rare)
+    [automaton] = client.scatter([_automaton(list(kept))], broadcast=True)
+    candidates = summed(batch_lines(lines()), count_chunks, _min_word_count(config), (automaton,))
+    return _lexicon(candidates.items(), kept, config)

@@ -8,7 +8,7 @@ import importlib.resources
 import os
 import re
 
-__all__ = ["SegmentationScores", "score_segmentation", "peoples_daily_path", "read_peoples_daily"]
+__all__ = ["SegmentationScores", "peoples_daily_path", "read_peoples_daily", "score_segmentation"]
 
 _DOC_ID = re.compile(r"^\d{8}-\d{2}-\d{3}-\d{3}$")
 

@@ -11,6 +11,7 @@ reaches ``min_pmi``: such a merge lowers the average information needed to write
 the corpus down. Stops after ``iterations`` rounds or when nothing merges.
 """
 import collections
+import itertools
 import math
 
 from kerasformers.data.parallel import parallel_apply_generator
@@ -18,7 +19,7 @@ from kerasformers.text.corpus import batch_lines, content_pieces, line_source
 from kerasformers.text.lexicon import Lexicon, LexiconEntry
 from kerasformers.text.segmenter import Segmenter
 
-__all__ = ["pmi", "count_units_and_pairs", "merge_by_pmi", "build_lexicon_by_pmi"]
+__all__ = ["build_lexicon_by_pmi", "count_units_and_pairs", "merge_by_pmi", "pmi"]
 
 
 def pmi(pair_count, left_count, right_count, total):
@@ -33,7 +34,7 @@ def count_units_and_pairs(lines, segmenter):
         for piece in content_pieces(line):
             words = segmenter.cut_piece(piece)
             units.update(words)
-            pairs.update(zip(words, words[1:]))
+            pairs.update(itertools.pairwise(words))
     return units, pairs
 
 

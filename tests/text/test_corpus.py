@@ -23,7 +23,7 @@ def test_lines_are_stripped_and_blank_lines_skipped(tmp_path):
 
 def test_wrong_encoding_names_file_and_byte_offset(tmp_path):
     path = tmp_path / "gbk.txt"
-    good = "好的\n".encode("utf-8")
+    good = "好的\n".encode()
     path.write_bytes(good + "中文".encode("gbk") + b"\n")
     with pytest.raises(CorpusError) as info:
         list(iter_lines(path))

@@ -5,7 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerasformers.text.corpus import batch_lines, content_pieces
-from kerasformers.text.counting import CountTable, count_batch, count_frequent_tokens, count_tokens, get_tokenizer
+from kerasformers.text.counting import (
+    CountTable,
+    count_batch,
+    count_frequent_tokens,
+    count_tokens,
+    get_tokenizer,
+)
 
 # Small alphabet so n-grams repeat; "，" splits pieces.
 texts = st.lists(st.text(alphabet="甲乙丙丁，", min_size=0, max_size=30), min_size=0, max_size=12)
