@@ -7,6 +7,10 @@ steps. The file is written next to the target and moved over it with
 ``os.replace``, so a crash leaves either the old or the new checkpoint,
 never a torn one.
 
+Sharded variables (``keras.distribution.ModelParallel`` on JAX) are gathered to host memory
+to save, from every process when several take part (the first process writes the file), and
+restored straight into their shards.
+
 ``fit_resumable`` restores the latest checkpoint, finishes the interrupted
 epoch from the next unseen batch, then trains the remaining epochs. With a
 seeded ``DataGenerator`` (batch order depends only on (seed, epoch)) the
@@ -19,6 +23,8 @@ import tempfile
 
 import keras
 import numpy as np
+
+from ..distribution.loading import place
 
 _FORMAT_VERSION = 1
 
@@ -69,12 +75,13 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def save(self, model=None):
         """Atomically write the checkpoint for ``model`` (default: the fitted model)."""
         model = model if model is not None else self.model  # (self.model syncs JAX state)
-        arrays = {f"model/{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+        arrays = {f"model/{i}": _host_value(v) for i, v in enumerate(model.variables)}
         optimizer = model.optimizer
         if optimizer is not None:
             if not optimizer.built:  # same variable layout whether or not a step ran yet
                 optimizer.build(model.trainable_variables)
-            arrays.update({f"optimizer/{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(optimizer.variables)})
+            arrays.update({f"optimizer/{i}": _host_value(v)
+                           for i, v in enumerate(optimizer.variables)})
         meta = {
             "version": _FORMAT_VERSION,
             "epoch": self.epoch,
@@ -83,6 +90,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             "model_paths": [v.path for v in model.variables],
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        if not _is_first_process():
+            return  # every process gathered (a collective); one of them writes
         os.makedirs(self._directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=self._temp_prefix, suffix=".npz")
         try:
@@ -137,7 +146,26 @@ def _assign(variables, arrays, prefix, path):
                 f"{path}: {prefix} variable {i} ({variable.path}) has shape {tuple(variable.shape)}, "
                 f"checkpoint has {tuple(value.shape)}"
             )
-        variable.assign(value)
+        variable.assign(place(value, variable))  # sharded variables: each device gets its slice only
+
+
+def _host_value(variable):
+    """The whole value in host memory. A variable sharded over several processes' devices is
+    gathered from all of them, so every process must call this (every process's callback does)."""
+    value = variable.value
+    if keras.backend.backend() == "jax" and not getattr(value, "is_fully_addressable", True):
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(value, tiled=True))
+    return keras.ops.convert_to_numpy(value)
+
+
+def _is_first_process():
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return jax.process_index() == 0
 
 
 class _BatchesFrom(keras.utils.PyDataset):
