@@ -62,6 +62,25 @@ class _Reader:
                     continue
                 yield number, line.rstrip("\r\n")
 
+    def objects(self, text_field=None):
+        """(line number, JSON object) per non-empty line; bad JSON, non-objects and (with
+        ``text_field``) objects without that string field are reported by ``fail``."""
+        for number, line in self.lines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                self.fail(number, f"invalid JSON ({error.msg} at column {error.colno})")
+                continue
+            if not isinstance(record, dict):
+                self.fail(number, f"expected a JSON object, got {type(record).__name__}")
+                continue
+            if text_field is not None and not isinstance(record.get(text_field), str):
+                self.fail(number, f"expected an object with a {text_field!r} string")
+                continue
+            yield number, record
+
 
 def _first_line(path):
     if not os.path.isfile(path):
@@ -80,17 +99,7 @@ def is_json_lines(path):
 def read_json_lines(path, skip_bad=False, required=("text",)):
     """JSON lines, one object per line, each with the ``required`` fields."""
     reader = _Reader(path, skip_bad)
-    for number, line in reader.lines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            reader.fail(number, f"invalid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(record, dict):
-            reader.fail(number, f"expected a JSON object, got {type(record).__name__}")
-            continue
+    for number, record in reader.objects():
         missing = [field for field in required if field not in record]
         if missing:
             reader.fail(number, f"missing field(s) {', '.join(repr(m) for m in missing)}")
@@ -231,17 +240,7 @@ def read_spo(path, skip_bad=False):
     "subject_type", "object_type"}], "postag": ...}``. Each subject / object is located in the
     text (first occurrence); a triple whose argument is not in the text is a bad record."""
     reader = _Reader(path, skip_bad)
-    for number, line in reader.lines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            reader.fail(number, f"invalid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            reader.fail(number, "expected an object with a 'text' string")
-            continue
+    for number, record in reader.objects(text_field="text"):
         spo_list = record.get("spo_list", [])
         if not isinstance(spo_list, list):
             reader.fail(number, "'spo_list' must be a list")
@@ -316,17 +315,7 @@ def read_mentions(path, skip_bad=False):
     [{"kb_id", "mention", "offset"}]}`` per line (offset is a string); each mention must sit
     at its offset."""
     reader = _Reader(path, skip_bad)
-    for number, line in reader.lines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            reader.fail(number, f"invalid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            reader.fail(number, "expected an object with a 'text' string")
-            continue
+    for number, record in reader.objects(text_field="text"):
         mentions, problem = [], None
         for mention in record.get("mention_data", []):
             try:
