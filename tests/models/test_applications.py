@@ -23,8 +23,14 @@ LM_FAMILIES = [family for family in FAMILIES if family != "electra"]  # bert4ker
 
 
 def build(family, application, seed=0):
-    """A random model with weights large enough that every dependency shows in the outputs."""
-    model = build_transformer_model(model=family, application=application, **{**SMALL, **FAMILIES[family]})
+    """A random model with weights large enough that every dependency shows in the outputs.
+
+    lm / unilm switch the MLM head on (as in bert4keras); it outputs logits here, since
+    saturated probabilities would hide dependencies, and `custom` gets the same head.
+    """
+    heads = {"with_mlm": "linear"} if application != "encoder" and family != "electra" else {}
+    model = build_transformer_model(model=family, application=application,
+                                    **{**SMALL, **FAMILIES[family], **heads})
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         variable.assign(rng.normal(size=variable.shape, scale=0.3).astype("float32"))
