@@ -114,7 +114,9 @@ def test_gpt_matches_transformers_openai_gpt(tmp_path):
     ids = np.random.default_rng(2).integers(1, 131, size=(2, 10)).astype("int32")
     with torch.no_grad():
         expected = torch_numpy(hf_model(torch.tensor(ids, dtype=torch.long)).logits)
-    assert_close(to_numpy(model(ids)), expected, what="openai-gpt logits")
+    # Post-LN GPT with std-0.25 weights reaches activations in the tens: float32 rounding then differs
+    # between kernels by ~3e-4 of the largest logit (seen on the torch backend), so allow 5e-4.
+    assert_close(to_numpy(model(ids)), expected, atol=5e-4, what="openai-gpt logits")
 
 
 def test_gpt2_ml_rejects_a_huggingface_file(tmp_path):
