@@ -167,7 +167,7 @@ def load_adapters(model, path):
         meta = json.loads((handle.metadata() or {}).get("kerasformers", "{}"))
         if meta.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a kerasformers LoRA adapter file (no '{_FORMAT}' metadata)")
-        tensors = {name: handle.get_tensor(name) for name in handle}
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (safe_open is not iterable)
     layers = {layer.path: layer for layer in _layers(model)}
     chosen = {layer_path: _layer_at(layers, layer_path, path) for layer_path in meta["adapters"]}  # all first
     for layer_path, (rank, alpha) in meta["adapters"].items():
