@@ -10,6 +10,15 @@ from keras import ops
 from kerasformers.optimizers.base import pop_learning_rate
 
 
+def _dense(gradient):
+    """TensorFlow passes embedding gradients as IndexedSlices; this formula needs a dense tensor."""
+    if hasattr(gradient, "indices") and hasattr(gradient, "dense_shape"):
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 @keras.saving.register_keras_serializable(package="kerasformers")
 class Adam(keras.optimizers.Adam):
     """Adam; `bias_correction=False` drops the `1 - beta^t` corrections (as BERT's
@@ -28,7 +37,7 @@ class Adam(keras.optimizers.Adam):
         if self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(_dense(gradient), dtype)
         beta_1, beta_2 = self.beta_1, self.beta_2
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
