@@ -24,12 +24,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import kerasformers  # noqa: E402,F401  (JAX by default)
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
+import kerasformers  # noqa: F401, I001  (first: it makes JAX the default backend before keras loads)
+import keras
+import numpy as np
+from keras import ops
 
-from kerasformers.layers import (CausalBias, FeedForward, LayerNormalization, MultiHeadAttention,  # noqa: E402
+from kerasformers.layers import (CausalBias, FeedForward, LayerNormalization, MultiHeadAttention,
                                  PaddingBias, PositionEmbedding)
 
 PAD, START, END = 0, 1, 2

@@ -36,7 +36,9 @@ TOKENIZER_FILES = (
     "spiece.model",
 )
 DTYPES = {"float32": np.float32, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
-TOLERANCE = {"float32": 1e-4, "float16": 2e-2, "bfloat16": 8e-2}  # relative to the largest output
+QUANTIZED = ("int8",)  # Keras quantisation modes; written as a .keras model only
+# Relative to the largest output; int8 is checked against the float32 source, not a cast of it.
+TOLERANCE = {"float32": 1e-4, "float16": 2e-2, "bfloat16": 8e-2, "int8": 8e-2}
 TF1_PREFIX, TF1_CONFIG = "bert_model.ckpt", "bert_config.json"
 
 # Variable-name fragments -> family (first match wins; checked on TF1 and HuggingFace names).
@@ -149,10 +151,16 @@ def load_written(destination, to, family):
 def write(transformer, folder, to, dtype="float32"):
     """Write ``transformer`` into the (new, empty) ``folder`` in layout ``to``."""
     if to == "keras":
-        if dtype != "float32":
-            raise ConversionError("--to keras writes float32 only (cast later with a Keras dtype policy)")
+        if dtype == "int8":
+            from .quantization import quantize_int8
+
+            quantize_int8(transformer.model)
+        elif dtype != "float32":
+            raise ConversionError("--to keras writes float32 or int8 (cast later with a Keras dtype policy)")
         transformer.model.save(os.path.join(folder, "model.keras"))
         return
+    if dtype in QUANTIZED:
+        raise ConversionError(f"--dtype {dtype} needs --to keras (hf and tf1 checkpoints hold float weights)")
     transformer.save_weights_as_huggingface(folder)
     weights = os.path.join(folder, "model.safetensors")
     if to == "tf1":
@@ -233,12 +241,17 @@ def convert(source, destination, family=None, to="hf", dtype="float32", verify=T
     """Convert ``source`` to layout ``to`` at ``destination``; returns a report dict."""
     if to not in ("hf", "tf1", "keras"):
         raise ConversionError(f"--to must be hf, tf1 or keras, got {to!r}")
-    if dtype not in DTYPES:
-        raise ConversionError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype not in DTYPES and dtype not in QUANTIZED:
+        raise ConversionError(f"--dtype must be one of {', '.join([*DTYPES, *QUANTIZED])}, got {dtype!r}")
+    if dtype in QUANTIZED and to != "keras":
+        raise ConversionError(f"--dtype {dtype} needs --to keras (hf and tf1 checkpoints hold float weights)")
     staging = staging_folder(destination, force)
     try:
         log(f"reading {source}")
         transformer, family = load_source(source, family)
+        if verify:  # taken before writing: an int8 write quantises the model in place
+            inputs = random_inputs(transformer.model, transformer.vocab_size)
+            expected = outputs_of(transformer.model, inputs)
         log(f"writing {to} ({dtype}, family {family})")
         write(transformer, staging, to, dtype)
         tokenizer = copy_tokenizer(source, staging)
@@ -251,11 +264,8 @@ def convert(source, destination, family=None, to="hf", dtype="float32", verify=T
         }
         if verify:
             log("verifying the round trip")
-            inputs = random_inputs(transformer.model, transformer.vocab_size)
             report["max_difference"] = compare(
-                outputs_of(transformer.model, inputs),
-                outputs_of(load_written(staging, to, family), inputs),
-                dtype,
+                expected, outputs_of(load_written(staging, to, family), inputs), dtype
             )
         publish(staging, destination)
     except BaseException:

@@ -32,6 +32,15 @@ def cumsum(x, axis=0):
     return ops.cumsum(x, axis=axis)
 
 
+def prod(x, axis=None, keepdims=False):
+    """On a static shape (``K.shape(x)[:2]``, Python ints under jit) stay a Python int, so the
+    bert4keras idiom ``K.reshape(y, (K.prod(K.shape(y)[:2]), -1))`` still has a concrete shape."""
+    if axis is None and not keepdims and isinstance(x, (tuple, list)) and all(
+            isinstance(n, (int, np.integer)) for n in x):
+        return int(np.prod(x))
+    return ops.prod(x, axis=axis, keepdims=keepdims)
+
+
 def cumprod(x, axis=0):
     return ops.cumprod(x, axis=axis)
 

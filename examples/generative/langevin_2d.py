@@ -40,10 +40,12 @@ def main(argv=None):
     steps, hidden, num_samples, steps_per_level = (1200, 64, 1000, 30) if args.quick else (3000, 128, 2000, 50)
     network = keras.Sequential([keras.Input((3,)), layers.Dense(hidden, activation="softplus"),
                                 layers.Dense(hidden, activation="softplus"), layers.Dense(2)])
-    model = DenoisingScoreModel(network, geometric_noise_levels(6.0, 0.1, 10), seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3))
     batch = 256
-    model.fit(mixture_samples(batch * steps, args.seed), batch_size=batch, epochs=1, verbose=0)
+    data = mixture_samples(batch * steps, args.seed)
+    model = DenoisingScoreModel(network, geometric_noise_levels(6.0, 0.1, 10), data_std=float(data.std()),
+                                seed=args.seed)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)))
+    model.fit(data, batch_size=batch, epochs=1, verbose=0)
     samples = model.sample(num_samples, dim=2, steps_per_level=steps_per_level, step_size=0.1, seed=args.seed)
     masses = component_masses(samples)
     save_scatter([("mixture", mixture_samples(num_samples, args.seed + 1)), ("annealed Langevin", samples)],

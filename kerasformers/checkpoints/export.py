@@ -1,10 +1,10 @@
 """Export a built model as a HuggingFace folder (``config.json`` + ``model.safetensors``)."""
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .errors import CheckpointError
 from .safetensors_io import write_safetensors
 
@@ -29,17 +29,8 @@ def export_huggingface(transformer, directory):
     config = transformer.name_map.hf_config(transformer, hf_tensors)
     os.makedirs(directory, exist_ok=True)
     write_safetensors(os.path.join(directory, "model.safetensors"), hf_tensors)
-    _write_json_atomically(os.path.join(directory, "config.json"), config)
+    with atomic_write(os.path.join(directory, "config.json")) as out:
+        json.dump(config, out, indent=2, ensure_ascii=False)
     return directory
 
 
-def _write_json_atomically(path, payload):
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

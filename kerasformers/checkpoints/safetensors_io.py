@@ -4,7 +4,6 @@
 names and shapes is free and `reader[name]` copies out just that tensor.
 """
 import os
-import tempfile
 
 import ml_dtypes
 import numpy as np
@@ -13,6 +12,8 @@ from safetensors.numpy import save_file
 
 from kerasformers.checkpoints.errors import CheckpointError
 from kerasformers.checkpoints.reader import CheckpointReader, read_weight_map
+
+from ..atomic import atomic_path
 
 # safetensors dtype tags -> numpy dtypes.
 SAFETENSORS_DTYPES = {
@@ -102,14 +103,5 @@ def write_safetensors(path, tensors, metadata=None):
                 f"which safetensors cannot store"
             )
         arrays[name] = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d shape
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(arrays, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as temporary:
+        save_file(arrays, temporary, metadata=metadata)

@@ -42,7 +42,9 @@ def convert(
         None, "--model", help="Family (bert, albert, gpt2, ...); guessed if omitted."
     ),
     to: str = typer.Option("hf", help="Layout to write: hf | tf1 | keras."),
-    dtype: str = typer.Option("float32", help="float32 | float16 | bfloat16."),
+    dtype: str = typer.Option(
+        "float32", help="float32 | float16 | bfloat16 | int8 (int8: Keras quantisation, --to keras only)."
+    ),
     verify: bool = typer.Option(
         True, "--verify/--no-verify", help="Rebuild from the output and compare outputs."
     ),
@@ -51,6 +53,7 @@ def convert(
     """Convert a checkpoint between layouts, checking the round trip.
 
     Example: kerasformers convert chinese_L-12_H-768_A-12/ hf_bert/ --model bert --to hf
+    int8 for CPU inference: kerasformers convert minilm/ minilm_int8/ --to keras --dtype int8
     """
     from ..conversion import ConversionError
     from ..conversion import convert as run

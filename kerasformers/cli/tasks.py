@@ -52,7 +52,8 @@ def _parse_options(pairs):
 
 
 TaskName = typer.Argument(..., help="classification | sentence-pair | ner | cws | relation-extraction | "
-                                     "event-extraction | entity-linking")
+                                     "event-extraction | entity-linking | nl2sql | mrc-mlm | mrc-seq2seq | "
+                                     "title-generation | couplet | language-model")
 TrainFile = typer.Option(..., "--train", help="Training data in the task's original format.")
 ValidFile = typer.Option(None, "--valid", help="Validation data (picks the best epoch).")
 OutputFolder = typer.Option(..., "--output", help="Folder for the trained task (replaced atomically).")

@@ -14,7 +14,7 @@ Shapes: B rows, P prompt length (left-padded), L cache length (P + new tokens), 
 import numpy as np
 from keras import ops
 
-NEG_INF = -1e9  # the additive-mask value used by kerasformers.layers.masks
+from ..numerics import NEG_INF  # the additive-mask value kerasformers.layers.masks uses too
 
 
 def _bias(allowed):
@@ -54,7 +54,7 @@ def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cac
     Serves `build_transformer_model(..., application='lm' | 'unilm', with_mlm=True)` for
     the BERT family, whose layers follow bert4keras's names.
     """
-    layer = lambda name: model.layers[model.prefixed(name)]  # noqa: E731
+    layer = lambda name: model.layers[model.prefixed(name)]
     x = layer("Embedding-Token")(token_ids)
     if getattr(model, "segment_vocab_size", 0) > 0:
         name = "Embedding-Token" if model.shared_segment_embeddings else "Embedding-Segment"
@@ -109,8 +109,12 @@ class CausalDecoder:
         shape = (batch_size, 2, length, model.num_attention_heads, model.attention_head_size)
         return [ops.zeros(shape, dtype="float32") for _ in range(model.num_hidden_layers)]
 
-    def prefill(self, prompt_ids, prompt_valid, total_length):
-        """prompt_ids, prompt_valid (B, P), left-padded. Returns last-position logits (B, V)."""
+    def prefill(self, prompt_ids, prompt_valid, total_length, segment_ids=None):
+        """prompt_ids, prompt_valid (B, P), left-padded. Returns last-position logits (B, V).
+
+        segment_ids (B, P), optional: the prompt's segments (CDial-GPT's speaker ids); the new
+        tokens then take each row's last prompt segment.
+        """
         batch, prompt_len = prompt_ids.shape
         valid = ops.cast(prompt_valid, "bool")
         key_valid = ops.concatenate(
@@ -120,11 +124,13 @@ class CausalDecoder:
         k = ops.arange(total_length)[None, :]
         visible = (k < prompt_len) if self.unilm else (k <= q)  # (P, L)
         bias = _bias(ops.logical_and(key_valid[:, None, :], visible[None]))
-        segments = ops.zeros_like(prompt_ids)
+        segments = ops.zeros_like(prompt_ids) if segment_ids is None else ops.cast(segment_ids, "int32")
         logits, caches = self.forward(prompt_ids, positions, bias, self.init_caches(batch, total_length),
                                       0, segment_ids=segments)
         state = {"caches": caches, "key_valid": key_valid,
                  "next_position": ops.sum(ops.cast(valid, "int32"), axis=1)}
+        if segment_ids is not None:
+            state["next_segment"] = segments[:, -1]
         return logits[:, -1], state
 
     def step(self, state, token_ids, cache_index):
@@ -133,7 +139,10 @@ class CausalDecoder:
         visible = ops.arange(key_valid.shape[1])[None, :] <= cache_index
         bias = _bias(ops.logical_and(key_valid, visible)[:, None, :])
         positions = state["next_position"][:, None]
-        segments = ops.ones_like(token_ids[:, None]) if self.unilm else ops.zeros_like(token_ids[:, None])
+        if "next_segment" in state:
+            segments = state["next_segment"][:, None]
+        else:
+            segments = ops.ones_like(token_ids[:, None]) if self.unilm else ops.zeros_like(token_ids[:, None])
         logits, caches = self.forward(token_ids[:, None], positions, bias, state["caches"], cache_index,
                                       segment_ids=segments)
         state = {**state, "caches": caches, "next_position": state["next_position"] + 1}

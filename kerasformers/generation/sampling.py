@@ -6,7 +6,7 @@ get `NEG_INF`, a large finite negative number: it survives softmax/log-softmax w
 """
 from keras import ops
 
-NEG_INF = -1e30
+from ..numerics import NEG_INF
 
 
 def check_sampling_args(temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0):

@@ -5,6 +5,7 @@ Shapes: B batch, T query length, S key length, N heads, H head size, K key size.
 import keras
 from keras import ops
 
+from .core import quantized_sublayer_policies, sublayer_dtype
 from .rotary import apply_rotary
 
 
@@ -28,8 +29,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def __init__(self, heads, head_size, out_dim=None, key_size=None, use_bias=True,
                  attention_scale=True, attention_dropout=0.0, kernel_initializer="glorot_uniform",
-                 **kwargs):
+                 quantized_sublayers=None, **kwargs):
         super().__init__(**kwargs)
+        self._sublayer_policies = quantized_sublayers or {}
         self.heads = heads
         self.head_size = head_size
         self.out_dim = out_dim
@@ -38,10 +40,10 @@ class MultiHeadAttention(keras.layers.Layer):
         self.attention_scale = attention_scale
         self.attention_dropout = attention_dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        dense = dict(use_bias=use_bias, kernel_initializer=self.kernel_initializer)
-        self.q_dense = keras.layers.Dense(self.key_size * heads, name="q_dense", **dense)
-        self.k_dense = keras.layers.Dense(self.key_size * heads, name="k_dense", **dense)
-        self.v_dense = keras.layers.Dense(head_size * heads, name="v_dense", **dense)
+        dense = {"use_bias": use_bias, "kernel_initializer": self.kernel_initializer}
+        self.q_dense = self._dense(self.key_size * heads, "q_dense", **dense)
+        self.k_dense = self._dense(self.key_size * heads, "k_dense", **dense)
+        self.v_dense = self._dense(head_size * heads, "v_dense", **dense)
         self.dropout = keras.layers.Dropout(attention_dropout)
         self.supports_masking = True
 
@@ -54,9 +56,14 @@ class MultiHeadAttention(keras.layers.Layer):
         self.q_dense.build(q_shape)
         self.k_dense.build(k_shape)
         self.v_dense.build(v_shape)
-        self.o_dense = keras.layers.Dense(self.out_dim or q_shape[-1], use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="o_dense")
+        self.o_dense = self._dense(self.out_dim or q_shape[-1], "o_dense", use_bias=self.use_bias,
+                                   kernel_initializer=self.kernel_initializer)
         self.o_dense.build(tuple(q_shape[:-1]) + (self.heads * self.head_size,))
+
+    def _dense(self, units, name, **options):
+        """A projection; int8 already if this layer was saved after ``Model.quantize``."""
+        return keras.layers.Dense(units, name=name, dtype=sublayer_dtype(self._sublayer_policies, name),
+                                  **options)
 
     def _split_heads(self, x, size):
         shape = ops.shape(x)
@@ -143,7 +150,8 @@ class MultiHeadAttention(keras.layers.Layer):
         return {**super().get_config(), "heads": self.heads, "head_size": self.head_size,
                 "out_dim": self.out_dim, "key_size": self.key_size, "use_bias": self.use_bias,
                 "attention_scale": self.attention_scale, "attention_dropout": self.attention_dropout,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False))}
 
 
 def _fused_float16_unsupported(dtype):

@@ -71,3 +71,19 @@ class Add(keras.layers.Add):
         for m in present[1:]:
             combined = ops.logical_and(combined, m)
         return combined
+
+
+def quantized_sublayer_policies(layers):
+    """{name: serialised dtype policy} of the sublayers that ``Model.quantize`` changed.
+
+    A block that creates its ``Dense`` layers itself puts this in its config so that
+    ``keras.saving.load_model`` rebuilds them int8 before their int8 weights are loaded.
+    """
+    return {layer.name: keras.dtype_policies.serialize(layer.dtype_policy)
+            for layer in layers if layer.quantization_mode is not None}
+
+
+def sublayer_dtype(policies, name):
+    """The dtype policy to create sublayer ``name`` with: its recorded one, else the default."""
+    config = (policies or {}).get(name)
+    return None if config is None else keras.dtype_policies.deserialize(config)

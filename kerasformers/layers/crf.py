@@ -17,16 +17,17 @@ step on the variable moves ``trans`` m times as far (m^2 for plain SGD).
 import keras
 from keras import ops
 
-_NEG = -1e12  # marks padded steps in the emitted scores
+from ..numerics import NEG_INF
+
 _MASK_THRESHOLD = -1e6
 
 
 def _mask_scores(scores, mask):
-    """(B, T, K) scores, (B, T) mask → scores with padded steps set to _NEG."""
+    """(B, T, K) scores, (B, T) mask → scores with padded steps set to NEG_INF."""
     if mask is None:
         return scores
     keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-    return ops.where(keep, scores, ops.cast(_NEG, scores.dtype))
+    return ops.where(keep, scores, ops.cast(NEG_INF, scores.dtype))
 
 
 def _step_mask(y_pred):
@@ -113,7 +114,7 @@ class ConditionalRandomField(_TransitionLayer):
         y_pred = ops.convert_to_tensor(y_pred)
         mask = _step_mask(y_pred)
         y_true = ops.cast(ops.reshape(y_true, ops.shape(y_pred)), y_pred.dtype) * mask[..., None]
-        y_pred = y_pred * mask[..., None]  # padded steps: 0 instead of -1e12
+        y_pred = y_pred * mask[..., None]  # padded steps: 0 instead of NEG_INF
         return self.log_partition(y_pred, mask) - self.target_score(y_true, y_pred)
 
     def sparse_loss(self, y_true, y_pred):

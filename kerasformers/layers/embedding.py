@@ -35,6 +35,20 @@ class Embedding(keras.layers.Embedding):
             return ops.matmul(ops.cast(inputs, self.compute_dtype), ops.transpose(kernel))
         return super().call(ops.cast(inputs, "int32"))
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """int8 only: Keras refuses subclasses, but the lookup is Keras's own and the tied
+        ``mode='dense'`` projection below knows the per-row scales."""
+        if mode != "int8":
+            raise NotImplementedError(f"{type(self).__name__} supports int8 quantization only, got {mode!r}")
+        super().quantize(mode, type_check=False, config=config)
+
+    def _int8_call(self, inputs, mode="embedding", training=None):
+        if mode == "dense":  # row v of the table is int8 / scale[v], so logit v is (x · q_v) / scale[v]
+            kernel = ops.cast(self._embeddings, self.compute_dtype)
+            logits = ops.matmul(ops.cast(inputs, self.compute_dtype), ops.transpose(kernel))
+            return logits / ops.cast(self.embeddings_scale, self.compute_dtype)
+        return super()._int8_call(ops.cast(inputs, "int32"), training=training)
+
     def compute_output_shape(self, input_shape, mode="embedding"):
         if mode == "dense":
             return tuple(input_shape[:-1]) + (self.input_dim,)

@@ -2,6 +2,7 @@
 import keras
 
 from .activations import get_activation
+from .core import quantized_sublayer_policies, sublayer_dtype
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -13,8 +14,9 @@ class FeedForward(keras.layers.Layer):
     """
 
     def __init__(self, units, activation="relu", use_bias=True, kernel_initializer="glorot_uniform",
-                 **kwargs):
+                 quantized_sublayers=None, **kwargs):
         super().__init__(**kwargs)
+        self._sublayer_policies = quantized_sublayers or {}
         self.units = units
         self.activation = activation if isinstance(activation, (list, tuple)) else [activation]
         self.activation = list(self.activation)
@@ -22,7 +24,7 @@ class FeedForward(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.input_denses = [
             keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=self.kernel_initializer,
-                               name=f"i{i}_dense")
+                               name=f"i{i}_dense", dtype=sublayer_dtype(self._sublayer_policies, f"i{i}_dense"))
             for i in range(len(self.activation))]
         self._activations = [get_activation(a) for a in self.activation]
         self.supports_masking = True
@@ -31,7 +33,8 @@ class FeedForward(keras.layers.Layer):
         for dense in self.input_denses:
             dense.build(input_shape)
         self.o_dense = keras.layers.Dense(input_shape[-1], use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="o_dense")
+                                          kernel_initializer=self.kernel_initializer, name="o_dense",
+                                          dtype=sublayer_dtype(self._sublayer_policies, "o_dense"))
         self.o_dense.build(tuple(input_shape[:-1]) + (self.units,))
 
     def call(self, x):
@@ -47,4 +50,5 @@ class FeedForward(keras.layers.Layer):
         activation = self.activation if len(self.activation) > 1 else self.activation[0]
         return {**super().get_config(), "units": self.units, "activation": activation,
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False))}

@@ -16,11 +16,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..numerics import NEG_INF
 from .activations import get_activation
 from .rotary import apply_rotary
 
 _NORMALIZATIONS = ("softmax", "squared_relu", "softmax_plus")
-_NEG = -1e9
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -85,7 +85,7 @@ class GatedAttentionUnit(keras.layers.Layer):
             bias = ops.cast(attention_bias, "float32")
             bias = bias[:, 0] if len(bias.shape) == 4 else bias  # drop the heads axis
             scores = scores + bias
-            allowed = bias > _NEG / 2
+            allowed = bias > NEG_INF / 2
         if key_mask is not None:
             key_allowed = ops.cast(key_mask, "bool")[:, None, :]
             allowed = key_allowed if allowed is None else ops.logical_and(allowed, key_allowed)
@@ -95,7 +95,7 @@ class GatedAttentionUnit(keras.layers.Layer):
 
     def normalise(self, scores, allowed, key_mask):
         if allowed is not None:
-            scores = ops.where(allowed, scores, _NEG)
+            scores = ops.where(allowed, scores, NEG_INF)
         if self.normalization == "softmax":
             return ops.softmax(scores, axis=-1)
         if key_mask is None:

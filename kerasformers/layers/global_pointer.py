@@ -10,9 +10,8 @@ import keras
 from keras import ops
 
 from ..losses import multilabel_categorical_crossentropy
+from ..numerics import NEG_INF
 from .rotary import apply_rotary, sinusoidal_embeddings
-
-_NEG = 1e12
 
 
 def _rope(x, head_size):
@@ -28,11 +27,11 @@ def _mask_grid(logits, mask, tril_mask):
     if mask is not None:
         mask = ops.cast(mask, logits.dtype)
         valid = mask[:, None, :, None] * mask[:, None, None, :]  # (B, 1, T, T)
-        logits = logits - (1 - valid) * _NEG
+        logits = logits - (1 - valid) * -NEG_INF
     if tril_mask:
         steps = ops.arange(ops.shape(logits)[-1])
         start_after_end = ops.cast(steps[:, None] > steps[None, :], logits.dtype)  # (T, T)
-        logits = logits - start_after_end * _NEG
+        logits = logits - start_after_end * -NEG_INF
     return logits
 
 

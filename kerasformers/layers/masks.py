@@ -6,7 +6,7 @@ sources are summed, so a pair forbidden by any of them stays forbidden.
 import keras
 from keras import ops
 
-NEG_INF = -1e9  # large enough to zero a softmax weight, small enough not to overflow float16 sums after cast
+from ..numerics import NEG_INF
 
 
 def _bias_from_allowed(allowed):

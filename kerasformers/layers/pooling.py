@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from ..numerics import NEG_INF
+
 
 def _float_mask(mask, x):
     return ops.expand_dims(ops.cast(mask, x.dtype), -1)  # (B, T, 1)
@@ -39,7 +41,7 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     def call(self, x, mask=None):
         if mask is None:
             return ops.max(x, axis=1)
-        return ops.max(ops.where(_float_mask(mask, x) > 0, x, ops.cast(-1e9, x.dtype)), axis=1)
+        return ops.max(ops.where(_float_mask(mask, x) > 0, x, ops.cast(NEG_INF, x.dtype)), axis=1)
 
     def compute_mask(self, inputs, mask=None):
         return None

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-_NEG = -1e9  # masked score; softmax runs in float32 so this is safe under mixed precision
+from ..numerics import NEG_INF
 
 
 class _ReshapedSelfAttention(keras.layers.Layer):
@@ -131,7 +131,7 @@ class _ReshapedSelfAttention(keras.layers.Layer):
         return ops.concatenate([t[:, :-2], t[:, 1:-1], t[:, 2:]], axis=2)
 
     def normalise(self, scores, allowed, training):
-        scores = ops.where(allowed, ops.cast(scores, "float32"), _NEG)
+        scores = ops.where(allowed, ops.cast(scores, "float32"), NEG_INF)
         probs = ops.softmax(scores, axis=-1)
         return self.dropout(probs, training=training)
 

@@ -6,6 +6,7 @@ from .albert import ALBERT, ALBERT_Unshared
 from .bert import BERT
 from .builder import build_transformer_model, read_config
 from .electra import ELECTRA
+from .ernie import ERNIE
 from .gau_alpha import GAU_alpha
 from .gpt import GPT
 from .gpt2 import GPT2

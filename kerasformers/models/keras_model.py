@@ -14,24 +14,10 @@ import zipfile
 
 import keras
 
+from ..atomic import atomic_path
+
 _WEIGHTS_SUFFIX = ".weights.h5"
 _MODEL_SUFFIX = ".keras"
-
-
-def _write_atomically(filepath, suffix, write):
-    """Call ``write(temporary path ending in suffix)``, then move the result onto ``filepath``."""
-    filepath = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=suffix, dir=directory, prefix=".kerasformers-")
-    os.close(handle)
-    os.remove(temporary)  # Keras refuses to overwrite without asking otherwise
-    try:
-        write(temporary)
-        os.replace(temporary, filepath)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -43,7 +29,8 @@ class TransformerModel(keras.Model):
             return super().save_weights(filepath, overwrite=overwrite, **kwargs)
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False")
-        _write_atomically(filepath, _WEIGHTS_SUFFIX, lambda path: super(TransformerModel, self).save_weights(path))
+        with atomic_path(filepath, suffix=_WEIGHTS_SUFFIX) as temporary:
+            super().save_weights(temporary)
 
     def load_weights(self, filepath, *args, **kwargs):
         filepath = os.fspath(filepath)
@@ -66,4 +53,5 @@ class TransformerModel(keras.Model):
             return super().save(filepath, overwrite=overwrite, **kwargs)
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False")
-        _write_atomically(filepath, _MODEL_SUFFIX, lambda path: super(TransformerModel, self).save(path, **kwargs))
+        with atomic_path(filepath, suffix=_MODEL_SUFFIX) as temporary:
+            super().save(temporary, **kwargs)

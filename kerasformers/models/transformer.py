@@ -303,7 +303,7 @@ class Custom_Mask:
     """Application mixin: a free-form additive attention bias as an extra, last model input.
 
     ``Input-Attention-Bias`` (B, T, T): 0 where query i may see key j, a large negative
-    number (e.g. -1e9) where not; summed with the padding bias. Prefix LM, permutation
+    number (``NEG_INF``) where not; summed with the padding bias. Prefix LM, permutation
     LM and other custom masks need nothing else.
     """
 

@@ -1,13 +1,12 @@
 """The BERT being pretrained, its losses, and writing it out as TF1 + HuggingFace checkpoints."""
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import safetensors.numpy
 from keras import ops
 
+from ..atomic import staging_directory
 from ..models import build_transformer_model
 from ..tokenizers import save_vocab
 
@@ -85,10 +84,7 @@ def export_pretrained(transformer, folder, config, token_dict, info=None, weight
     previous complete export or the new one.
     """
     folder = os.path.abspath(folder)
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}-export-")
-    try:
+    with staging_directory(folder) as staging:
         with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as out:
             json.dump(config, out, indent=2)
         save_vocab(os.path.join(staging, "vocab.txt"), token_dict)
@@ -101,17 +97,6 @@ def export_pretrained(transformer, folder, config, token_dict, info=None, weight
         if info is not None:
             with open(os.path.join(staging, "pretraining.json"), "w", encoding="utf-8") as out:
                 json.dump(info, out, indent=2, ensure_ascii=False)
-        os.chmod(staging, 0o755)  # mkdtemp/mkstemp make private files; a model folder is shared
         for name in os.listdir(staging):
-            os.chmod(os.path.join(staging, name), 0o644)
-        retired = None
-        if os.path.exists(folder):
-            retired = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}-old-")
-            os.replace(folder, os.path.join(retired, "model"))
-        os.replace(staging, folder)
-        if retired is not None:
-            shutil.rmtree(retired)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            os.chmod(os.path.join(staging, name), 0o644)  # mkstemp-written files are private
     return folder

@@ -11,14 +11,21 @@ import pathlib
 
 from .base import Task
 from .classification import ClassificationTask, SentencePairTask
+from .couplet import CoupletTask
 from .event import EventExtractionTask
 from .labeling import CWSTask, NERTask
+from .language_model import LanguageModelTask
 from .linking import EntityLinkingTask
+from .mrc import MLMReadingTask, Seq2SeqReadingTask
+from .nl2sql import NL2SQLTask
 from .readers import DataFormatError
 from .relation import RelationExtractionTask
+from .title import TitleGenerationTask
 
 TASKS = {task.name: task for task in (ClassificationTask, SentencePairTask, NERTask, CWSTask,
-                                      RelationExtractionTask, EventExtractionTask, EntityLinkingTask)}
+                                      RelationExtractionTask, EventExtractionTask, EntityLinkingTask,
+                                      TitleGenerationTask, CoupletTask, MLMReadingTask, Seq2SeqReadingTask,
+                                      NL2SQLTask, LanguageModelTask)}
 
 
 def register_task(task_class):
@@ -48,3 +55,7 @@ def load(directory):
 
 __all__ = ["TASKS", "CWSTask", "ClassificationTask", "DataFormatError", "EntityLinkingTask", "EventExtractionTask",
            "NERTask", "RelationExtractionTask", "SentencePairTask", "Task", "get_task", "load", "register_task"]
+__all__ += ["CoupletTask", "TitleGenerationTask"]
+__all__ += ["MLMReadingTask", "Seq2SeqReadingTask"]
+__all__ += ["NL2SQLTask"]
+__all__ += ["LanguageModelTask"]

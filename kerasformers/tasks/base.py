@@ -11,12 +11,11 @@ import json
 import math
 import os
 import pathlib
-import shutil
-import tempfile
 
 import keras
 import numpy as np
 
+from ..atomic import staging_directory
 from . import encoder as encoders
 from .readers import DataFormatError
 
@@ -219,9 +218,8 @@ class Task:
         if not self.built:
             raise RuntimeError(f"{self.name}: nothing to save: fit() the task first")
         directory = pathlib.Path(directory).resolve()
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-        try:
+        with staging_directory(directory) as staging:
+            staging = pathlib.Path(staging)
             self.spec.write(staging)
             self.train_model.save_weights(str(staging / "model.weights.h5"))
             manifest = {"task": self.name, "format_version": FORMAT_VERSION, "model": self.spec.model,
@@ -234,10 +232,6 @@ class Task:
                 from .curves import plot_history
 
                 plot_history(self.history, staging / "training_curves.png", title=self.name)
-            _replace_directory(staging, directory)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return directory
 
     def write_extra_files(self, directory):
@@ -262,16 +256,6 @@ class Task:
         task.build()
         task.train_model.load_weights(str(directory / "model.weights.h5"))
         return task
-
-
-def _replace_directory(staging, directory):
-    old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
-        os.replace(directory, old)
-    os.replace(staging, directory)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def bucket_length(lengths, maxlen):

@@ -11,20 +11,19 @@ import numpy as np
 from keras import ops
 
 from ..layers import Loss
+from ..numerics import NEG_INF
 from . import readers
 from .base import Task, pad
 from .labeling import token_span
 from .metrics import prf
 
-_NEG = -1e12
-
 
 class _MaskedLogits(keras.layers.Layer):
-    """Per-token logits with everything outside the text segment pushed to -1e12."""
+    """Per-token logits with everything outside the text segment pushed to NEG_INF."""
 
     def call(self, inputs):
         logits, segment_ids = inputs
-        return ops.where(ops.equal(segment_ids, 1), logits[..., 0], ops.cast(_NEG, logits.dtype))
+        return ops.where(ops.equal(segment_ids, 1), logits[..., 0], ops.cast(NEG_INF, logits.dtype))
 
     def compute_mask(self, inputs, mask=None):
         return None

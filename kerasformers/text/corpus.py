@@ -9,9 +9,10 @@ in ``ReadStats`` instead.
 import dataclasses
 import os
 import re
-import tempfile
 
 from tqdm.auto import tqdm
+
+from ..atomic import atomic_write
 
 __all__ = [
     "CONTENT_PATTERN",
@@ -160,16 +161,7 @@ def line_source(corpus, encoding="utf-8", errors="strict", progress=False):
 def write_lines_atomic(path, lines):
     """Write ``lines`` (each without its newline) to ``path`` atomically: a temp file
     in the same directory, then ``os.replace``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line)
-                f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")

@@ -5,7 +5,14 @@ import os
 
 import sentencepiece as spm
 
-from kerasformers.tokenizers.base import NO_SPAN, TokenizerBase, check_text, replace_surrogates
+from kerasformers.tokenizers.base import (
+    NO_SPAN,
+    TokenizerBase,
+    check_text,
+    replace_surrogates,
+)
+
+from ..atomic import atomic_write
 
 
 def _char_index_of_bytes(text):
@@ -116,8 +123,6 @@ def train_sentencepiece(texts, model_path, vocab_size, model_type="unigram", cha
         sentence_iterator=(check_text(t, "training text") for t in texts), model_writer=buffer,
         vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
         minloglevel=2, **options)
-    tmp_path = f"{model_path}.tmp{os.getpid()}"
-    with open(tmp_path, "wb") as f:
+    with atomic_write(model_path, "wb") as f:
         f.write(buffer.getvalue())
-    os.replace(tmp_path, model_path)
     return model_path

@@ -1,8 +1,9 @@
 """Vocabulary files: load/save bert4keras-style ``vocab.txt`` and train new ones."""
 import os
-import tempfile
 
 from kerasformers.tokenizers._chars import is_cjk, is_punctuation
+
+from ..atomic import atomic_write
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -54,15 +55,8 @@ def save_vocab(dict_path, token_dict, encoding="utf-8"):
     for token in tokens:
         if any(ch.isspace() for ch in token):
             raise ValueError(f"save_vocab: token {token!r} contains whitespace and would not load back")
-    directory = os.path.dirname(os.path.abspath(dict_path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".vocab-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding) as writer:
-            writer.write("".join(token + "\n" for token in tokens))
-        os.replace(tmp_path, dict_path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
+    with atomic_write(dict_path, encoding=encoding) as writer:
+        writer.write("".join(token + "\n" for token in tokens))
 
 
 def train_wordpiece_vocab(texts, vocab_size, min_frequency=2, do_lower_case=True,

@@ -19,11 +19,11 @@ resumed run ends with the same weights as an uninterrupted one.
 import glob
 import json
 import os
-import tempfile
 
 import keras
 import numpy as np
 
+from ..atomic import atomic_write
 from ..distribution.loading import place
 
 _FORMAT_VERSION = 1
@@ -92,18 +92,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         if not _is_first_process():
             return  # every process gathered (a collective); one of them writes
-        os.makedirs(self._directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=self._temp_prefix, suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(self.path, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
 
     def restore(self, model):
         """Load the checkpoint into ``model`` (and its optimizer) if it exists.
