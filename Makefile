@@ -32,8 +32,8 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/python examples/chinese_demo.py
 
-# The whole suite on JAX; the backend-sensitive suites on PyTorch and TensorFlow too.
-test: install-dev
+# Lint first (seconds), then the whole suite on JAX and the backend-sensitive suites on PyTorch and TensorFlow.
+test: lint
 	KERAS_BACKEND=torch $(PYTEST) -q $(BACKEND_SUITES)
 	KERAS_BACKEND=tensorflow $(PYTEST) -q $(BACKEND_SUITES)
 	KERAS_BACKEND=jax $(PYTEST) -q tests
@@ -41,8 +41,13 @@ test: install-dev
 test-jax: install-dev
 	KERAS_BACKEND=jax $(PYTEST) -q tests
 
+# ruff (rules and format in pyproject.toml) over all code; mypy over the public entry points.
+TYPED := kerasformers/models/builder.py kerasformers/generation/generate.py kerasformers/tasks/__init__.py \
+	kerasformers/tasks/base.py kerasformers/tokenizers/wordpiece.py kerasformers/atomic.py kerasformers/numerics.py
 lint: install-dev
-	$(BIN)/ruff check kerasformers
+	$(BIN)/ruff check kerasformers tests bench examples
+	$(BIN)/ruff format --check kerasformers tests bench examples
+	$(BIN)/mypy --ignore-missing-imports --follow-imports=silent $(TYPED)
 
 # Regenerate every committed bert4keras fixture by asking bert4keras itself (needs only the package index).
 $(ORACLE_VENV)/bin/python:

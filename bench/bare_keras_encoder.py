@@ -5,6 +5,7 @@ random weights. What a Keras 3 encoder costs on this machine without kerasformer
 
     KERAS_BACKEND=jax python bench/bare_keras_encoder.py
 """
+
 import time
 
 import keras
@@ -18,7 +19,9 @@ def bare_encoder():
     token_ids = keras.Input((None,), dtype="int32")
     x = layers.LayerNormalization(epsilon=1e-12)(layers.Embedding(VOCAB, HIDDEN)(token_ids))
     for _ in range(LAYERS):
-        x = layers.LayerNormalization(epsilon=1e-12)(x + layers.MultiHeadAttention(HEADS, HIDDEN // HEADS)(x, x))
+        x = layers.LayerNormalization(epsilon=1e-12)(
+            x + layers.MultiHeadAttention(HEADS, HIDDEN // HEADS)(x, x)
+        )
         h = layers.Dense(HIDDEN)(layers.Dense(INTERMEDIATE, activation="gelu")(x))
         x = layers.LayerNormalization(epsilon=1e-12)(x + h)
     return keras.Model(token_ids, x)

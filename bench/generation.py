@@ -23,6 +23,7 @@ How it measures
   * One worker process per configuration family; all run one after another on the same
     machine, so compare the ratios, not the absolute numbers, across machines.
 """
+
 import argparse
 import os
 import sys
@@ -33,8 +34,16 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from common import emit_result, machine_info, markdown_table, package_versions, run_worker, write_text_atomic  # noqa: E402
 
 PROMPT = 32
-CONFIG = dict(vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024, resid_pdrop=0.0,
-              embd_pdrop=0.0, attn_pdrop=0.0)
+CONFIG = dict(
+    vocab_size=50257,
+    n_embd=768,
+    n_layer=12,
+    n_head=12,
+    n_positions=1024,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attn_pdrop=0.0,
+)
 
 
 def make_weights(path):
@@ -58,8 +67,9 @@ def worker_cached(path, cases):
     from kerasformers.generation import generate
     from kerasformers.models import build_transformer_model
 
-    model = build_transformer_model(checkpoint_path=path, model="gpt2", final_activation="linear",
-                                    return_keras_model=False)
+    model = build_transformer_model(
+        checkpoint_path=path, model="gpt2", final_activation="linear", return_keras_model=False
+    )
     results = []
     for batch, new in cases:
         ids = prompts(batch)
@@ -120,8 +130,13 @@ def worker_transformers(path, cases):
     results = []
     for batch, new in cases:
         ids = torch.tensor(prompts(batch), dtype=torch.long)
-        kwargs = dict(max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0,
-                      attention_mask=torch.ones_like(ids))
+        kwargs = dict(
+            max_new_tokens=new,
+            min_new_tokens=new,
+            do_sample=False,
+            pad_token_id=0,
+            attention_mask=torch.ones_like(ids),
+        )
         with torch.inference_mode():
             model.generate(ids, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})
             start = time.perf_counter()
@@ -140,8 +155,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-tokens", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--uncached-tokens", type=int, nargs="*", default=[128, 512],
-                        help="uncached decoding is slow: lengths to time it at (batch 1)")
+    parser.add_argument(
+        "--uncached-tokens",
+        type=int,
+        nargs="*",
+        default=[128, 512],
+        help="uncached decoding is slow: lengths to time it at (batch 1)",
+    )
     parser.add_argument("--backends", nargs="+", default=["jax", "torch", "tensorflow"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights", default="/tmp/kerasformers-bench-gpt2-small")
@@ -165,18 +185,26 @@ def main():
     uncached_cases = ",".join(f"1x{n}" for n in args.uncached_tokens)
     script = os.path.abspath(__file__)
     common_args = ["--weights", args.weights, "--threads", threads]
-    runs = {"transformers": run_worker([script, "--worker", "transformers", "--cases", cases, *common_args],
-                                       env={"KERAS_BACKEND": "jax"})}
+    runs = {
+        "transformers": run_worker(
+            [script, "--worker", "transformers", "--cases", cases, *common_args], env={"KERAS_BACKEND": "jax"}
+        )
+    }
     for backend in args.backends:
         runs[f"kerasformers cached ({backend})"] = run_worker(
-            [script, "--worker", "cached", "--cases", cases, *common_args], env={"KERAS_BACKEND": backend})
+            [script, "--worker", "cached", "--cases", cases, *common_args], env={"KERAS_BACKEND": backend}
+        )
     if args.uncached_tokens:
         runs["bert4keras-style uncached (jax)"] = run_worker(
-            [script, "--worker", "uncached", "--cases", uncached_cases, *common_args], env={"KERAS_BACKEND": "jax"})
+            [script, "--worker", "uncached", "--cases", uncached_cases, *common_args],
+            env={"KERAS_BACKEND": "jax"},
+        )
 
     baseline = {(r["batch"], r["new"]): r["tokens_per_s"] for r in runs["transformers"]["results"]}
-    cached_jax = {(r["batch"], r["new"]): r["tokens_per_s"]
-                  for r in runs.get("kerasformers cached (jax)", {"results": []})["results"]}
+    cached_jax = {
+        (r["batch"], r["new"]): r["tokens_per_s"]
+        for r in runs.get("kerasformers cached (jax)", {"results": []})["results"]
+    }
     rows = []
     for name, run in runs.items():
         for r in run["results"]:
@@ -186,16 +214,32 @@ def main():
             if name.startswith("bert4keras") and key in cached_jax:
                 vs_uncached = f"cached jax is {cached_jax[key] / r['tokens_per_s']:.1f}× faster"
             first = f"{r['first_s']:.1f}" if "first_s" in r else ""
-            rows.append([name, r["batch"], r["new"], f"{r['tokens_per_s']:.1f}", f"{ratio:.2f}×", first, vs_uncached])
-    table = markdown_table(["implementation", "batch", "new tokens", "tokens/s", "vs transformers",
-                            "first call s (compile)", "note"], rows)
+            rows.append(
+                [name, r["batch"], r["new"], f"{r['tokens_per_s']:.1f}", f"{ratio:.2f}×", first, vs_uncached]
+            )
+    table = markdown_table(
+        [
+            "implementation",
+            "batch",
+            "new tokens",
+            "tokens/s",
+            "vs transformers",
+            "first call s (compile)",
+            "note",
+        ],
+        rows,
+    )
     info = machine_info()
     versions = package_versions(["keras", "jax", "torch", "tensorflow", "transformers"])
-    report = (f"## Generation (GPT-2 small shape, prompt {PROMPT}, greedy)\n\n{table}\n\n"
-              f"Machine: {info}. Versions: {versions}. Threads: {threads}.\n")
+    report = (
+        f"## Generation (GPT-2 small shape, prompt {PROMPT}, greedy)\n\n{table}\n\n"
+        f"Machine: {info}. Versions: {versions}. Threads: {threads}.\n"
+    )
     print(report)
     if args.output:
-        write_text_atomic(args.output, "# Generation benchmark\n\n" + report + "\nMethod: see `bench/generation.py`.\n")
+        write_text_atomic(
+            args.output, "# Generation benchmark\n\n" + report + "\nMethod: see `bench/generation.py`.\n"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ forward = B·T·L·(8H² + 4H·I + 4T·H) + the MLM-free embedding-free rest ign
 step counts 3× the forward. Reported: median ms, GFLOP/s, % of that backend's GEMM peak, ratio
 to transformers, and the load average before and after (the machine is shared: say so).
 """
+
 import argparse
 import os
 import sys
@@ -29,15 +30,32 @@ sys.path.insert(0, HERE)
 from common import emit_result, machine_info, markdown_table, run_worker
 
 SHAPES = {  # hidden, layers, heads, intermediate, vocab
-    "minilm": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
-                   "vocab_size": 30522},
-    "bert-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
-                      "vocab_size": 30522},
-    "tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512,
-                 "vocab_size": 5000},
+    "minilm": {
+        "hidden_size": 384,
+        "num_hidden_layers": 6,
+        "num_attention_heads": 12,
+        "intermediate_size": 1536,
+        "vocab_size": 30522,
+    },
+    "bert-base": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+        "vocab_size": 30522,
+    },
+    "tiny": {
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+        "vocab_size": 5000,
+    },
 }
-TARGETS = {"forward": {"jax": 0.90, "tensorflow": 0.90, "torch": 1.0},  # % of peak, or × transformers
-           "train": {"jax": 0.75, "tensorflow": 0.75, "torch": 0.8}}
+TARGETS = {
+    "forward": {"jax": 0.90, "tensorflow": 0.90, "torch": 1.0},  # % of peak, or × transformers
+    "train": {"jax": 0.75, "tensorflow": 0.75, "torch": 0.8},
+}
 
 
 def forward_flops(shape, batch, length):
@@ -48,19 +66,23 @@ def forward_flops(shape, batch, length):
 # ---------------------------------------------------------------------- worker
 def gemm_function(backend, m, k, n):
     import numpy as np
+
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k), dtype="float32"), rng.standard_normal((k, n), dtype="float32")
     if backend == "jax":
         import jax
+
         a, b = jax.device_put(a), jax.device_put(b)
         product = jax.jit(lambda x, y: x @ y)
         return lambda: product(a, b).block_until_ready()
     if backend == "tensorflow":
         import tensorflow as tf
+
         a, b = tf.constant(a), tf.constant(b)
         product = tf.function(lambda x, y: tf.matmul(x, y), jit_compile=True)
         return lambda: product(a, b).numpy()
     import torch
+
     a, b = torch.from_numpy(a), torch.from_numpy(b)
     return lambda: torch.matmul(a, b)
 
@@ -70,17 +92,23 @@ def kerasformers_functions(backend, shape, token_ids, segment_ids):
     import numpy as np
 
     from kerasformers.models import build_transformer_model
+
     model = build_transformer_model(None, None, model="bert", hidden_act="gelu", max_position=512, **shape)
     inputs = [token_ids, segment_ids]
     if backend == "jax":
         import jax
+
         jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
 
         def forward():
-            return jitted([v.value for v in model.trainable_variables],
-                          [v.value for v in model.non_trainable_variables], inputs).block_until_ready()
+            return jitted(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                inputs,
+            ).block_until_ready()
     elif backend == "tensorflow":
         import tensorflow as tf
+
         xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
         tensors = [tf.constant(token_ids), tf.constant(segment_ids)]
 
@@ -88,25 +116,34 @@ def kerasformers_functions(backend, shape, token_ids, segment_ids):
             return xla(tensors).numpy()
     else:
         import torch
+
         tensors = [torch.from_numpy(token_ids), torch.from_numpy(segment_ids)]
 
         def forward():
             with torch.inference_mode():
                 return model(tensors, training=False)
+
     model.compile(optimizer=keras.optimizers.AdamW(1e-5), loss="mse", jit_compile=backend != "torch")
     target = np.zeros(token_ids.shape + (shape["hidden_size"],), "float32")
 
     def train_step():
         return float(model.train_on_batch(inputs, target))
+
     return forward, train_step
 
 
 def transformers_functions(shape, token_ids, segment_ids):
     import torch
     import transformers
+
     transformers.logging.set_verbosity_error()
-    config = transformers.BertConfig(**shape, hidden_act="gelu", max_position_embeddings=512,
-                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    config = transformers.BertConfig(
+        **shape,
+        hidden_act="gelu",
+        max_position_embeddings=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     model = transformers.BertModel(config, add_pooling_layer=False)
     ids, segments = torch.from_numpy(token_ids).long(), torch.from_numpy(segment_ids).long()
     mask = torch.ones_like(ids)
@@ -125,6 +162,7 @@ def transformers_functions(shape, token_ids, segment_ids):
         loss.backward()
         optimizer.step()
         return float(loss)
+
     return forward, train_step
 
 
@@ -134,6 +172,7 @@ def worker(args):
     import keras
     import numpy as np
     import torch
+
     torch.set_num_threads(args.threads)
     backend = keras.backend.backend()
     rng = np.random.default_rng(0)
@@ -145,9 +184,14 @@ def worker(args):
         m, k, n = args.batch * args.length, shape["hidden_size"], shape["intermediate_size"]
         kf_forward, kf_train = kerasformers_functions(backend, shape, token_ids, segment_ids)
         hf_forward, hf_train = transformers_functions(shape, token_ids, segment_ids)
-        contenders = {"gemm": gemm_function(backend, m, k, n), "torch gemm": gemm_function("torch", m, k, n),
-                      "kf forward": kf_forward, "hf forward": hf_forward, "kf train": kf_train,
-                      "hf train": hf_train}
+        contenders = {
+            "gemm": gemm_function(backend, m, k, n),
+            "torch gemm": gemm_function("torch", m, k, n),
+            "kf forward": kf_forward,
+            "hf forward": hf_forward,
+            "kf train": kf_train,
+            "hf train": hf_train,
+        }
         for function in contenders.values():  # warm-up: compiles
             function()
             function()
@@ -158,8 +202,11 @@ def worker(args):
                 function()
                 times[key].append(time.perf_counter() - start)
         medians = {key: statistics.median(values) for key, values in times.items()}
-        results[name] = {"seconds": medians, "gemm_flops": 2.0 * m * k * n,
-                         "forward_flops": forward_flops(shape, args.batch, args.length)}
+        results[name] = {
+            "seconds": medians,
+            "gemm_flops": 2.0 * m * k * n,
+            "forward_flops": forward_flops(shape, args.batch, args.length),
+        }
         keras.backend.clear_session()
     emit_result({"backend": backend, "shapes": results})
 
@@ -174,29 +221,65 @@ def report(args, results, load_before, load_after):
             torch_peak = shape["gemm_flops"] / s["torch gemm"] / 1e9
             for kind, work in (("forward", flops), ("train", 3 * flops)):
                 kf, hf = s[f"kf {kind}"], s[f"hf {kind}"]
-                rows.append([backend, name, kind, f"{peak:.1f}", f"{kf * 1e3:.0f}", f"{work / kf / 1e9:.1f}",
-                             f"{100 * work / kf / 1e9 / peak:.0f} %", f"{hf * 1e3:.0f}",
-                             f"{100 * work / hf / 1e9 / torch_peak:.0f} %", f"{kf / hf:.2f}"])
-    headers = ["backend", "shape", "measure", "GEMM peak GFLOP/s", "kf ms", "kf GFLOP/s", "kf % of peak",
-               "transformers ms", "transformers % of torch peak", "kf / transformers"]
+                rows.append(
+                    [
+                        backend,
+                        name,
+                        kind,
+                        f"{peak:.1f}",
+                        f"{kf * 1e3:.0f}",
+                        f"{work / kf / 1e9:.1f}",
+                        f"{100 * work / kf / 1e9 / peak:.0f} %",
+                        f"{hf * 1e3:.0f}",
+                        f"{100 * work / hf / 1e9 / torch_peak:.0f} %",
+                        f"{kf / hf:.2f}",
+                    ]
+                )
+    headers = [
+        "backend",
+        "shape",
+        "measure",
+        "GEMM peak GFLOP/s",
+        "kf ms",
+        "kf GFLOP/s",
+        "kf % of peak",
+        "transformers ms",
+        "transformers % of torch peak",
+        "kf / transformers",
+    ]
     machine = machine_info()
-    command = ("python bench/roofline.py" + (" --quick" if args.quick else "")
-               + f" --repeats {args.repeats} --threads {args.threads} --batch {args.batch} --length {args.length}"
-               f" --shapes {' '.join(args.shapes)} --backends {' '.join(args.backends)}")
-    text = "\n".join([
-        (f"## Roofline: batch {args.batch} × {args.length}, {args.threads} threads, medians of {args.repeats} "
-        "interleaved repeats"),
-        "",
-        (f"{machine['cpu']}, {machine['cores']} cores. Load average (1, 5, 15 min) before: "
-        f"{', '.join(f'{x:.1f}' for x in load_before)}; after: {', '.join(f'{x:.1f}' for x in load_after)}. "
-        "Numbers taken under that load are noisy; the ratios come from interleaved runs in one process."),
-        "",
-        markdown_table(headers, rows),
-        "",
-        ("Targets: forward ≥ 90 % of the peak on JAX and TensorFlow, ≤ 1.0× transformers on PyTorch; "
-        "training step ≥ 75 % of the peak on JAX and TensorFlow, ≤ 0.8× transformers on PyTorch."),
-        "",
-        "```", command, "```", ""])
+    command = (
+        "python bench/roofline.py"
+        + (" --quick" if args.quick else "")
+        + f" --repeats {args.repeats} --threads {args.threads} --batch {args.batch} --length {args.length}"
+        f" --shapes {' '.join(args.shapes)} --backends {' '.join(args.backends)}"
+    )
+    text = "\n".join(
+        [
+            (
+                f"## Roofline: batch {args.batch} × {args.length}, {args.threads} threads, medians of {args.repeats} "
+                "interleaved repeats"
+            ),
+            "",
+            (
+                f"{machine['cpu']}, {machine['cores']} cores. Load average (1, 5, 15 min) before: "
+                f"{', '.join(f'{x:.1f}' for x in load_before)}; after: {', '.join(f'{x:.1f}' for x in load_after)}. "
+                "Numbers taken under that load are noisy; the ratios come from interleaved runs in one process."
+            ),
+            "",
+            markdown_table(headers, rows),
+            "",
+            (
+                "Targets: forward ≥ 90 % of the peak on JAX and TensorFlow, ≤ 1.0× transformers on PyTorch; "
+                "training step ≥ 75 % of the peak on JAX and TensorFlow, ≤ 0.8× transformers on PyTorch."
+            ),
+            "",
+            "```",
+            command,
+            "```",
+            "",
+        ]
+    )
     print(text)
     return text
 
@@ -209,8 +292,12 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--shapes", nargs="+", default=["minilm", "bert-base"], choices=sorted(SHAPES))
-    parser.add_argument("--backends", nargs="+", default=["jax", "tensorflow", "torch"],
-                        choices=["jax", "tensorflow", "torch"])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["jax", "tensorflow", "torch"],
+        choices=["jax", "tensorflow", "torch"],
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -220,16 +307,34 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     load_before = os.getloadavg()
-    flags = ["--repeats", str(args.repeats), "--threads", str(args.threads), "--batch", str(args.batch),
-             "--length", str(args.length), "--shapes", *args.shapes]
-    env = {"OMP_NUM_THREADS": str(args.threads), "TF_NUM_INTRAOP_THREADS": str(args.threads),
-           "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1",
-           "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={args.threads}"}
+    flags = [
+        "--repeats",
+        str(args.repeats),
+        "--threads",
+        str(args.threads),
+        "--batch",
+        str(args.batch),
+        "--length",
+        str(args.length),
+        "--shapes",
+        *args.shapes,
+    ]
+    env = {
+        "OMP_NUM_THREADS": str(args.threads),
+        "TF_NUM_INTRAOP_THREADS": str(args.threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "HF_HUB_OFFLINE": "1",
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={args.threads}",
+    }
     results = {}
     for backend in args.backends:
         print(f"worker on {backend} ...", flush=True)
-        results[backend] = run_worker([os.path.abspath(__file__), "--worker", *flags],
-                                      env={**env, "KERAS_BACKEND": backend}, timeout=7200)
+        results[backend] = run_worker(
+            [os.path.abspath(__file__), "--worker", *flags],
+            env={**env, "KERAS_BACKEND": backend},
+            timeout=7200,
+        )
     return report(args, results, load_before, os.getloadavg())
 
 

@@ -7,6 +7,7 @@ time is the median of a few jitted runs. Run on JAX:
 
     KERAS_BACKEND=jax python bench/sparse_attention.py [--lengths 512 1024 ...] [--rate 8] [--neighbors 64]
 """
+
 import argparse
 import os
 import statistics
@@ -22,7 +23,10 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from kerasformers.layers.sparse_attention import (  # noqa: E402
-    AtrousSelfAttention, LocalSelfAttention, SparseSelfAttention)
+    AtrousSelfAttention,
+    LocalSelfAttention,
+    SparseSelfAttention,
+)
 
 
 def dense_attention(layer, pattern):
@@ -73,16 +77,24 @@ def main():
     hidden = args.heads * args.head_size
     r, w = args.rate, args.neighbors
     layers = {
-        f"atrous(rate={r})": (AtrousSelfAttention(args.heads, args.head_size, rate=r),
-                              lambda n: offsets(n) % r == 0),
-        f"local(neighbors={w})": (LocalSelfAttention(args.heads, args.head_size, neighbors=w),
-                                  lambda n: np.abs(offsets(n)) <= w),
-        f"sparse(rate={r})": (SparseSelfAttention(args.heads, args.head_size, rate=r),
-                              lambda n: (offsets(n) % r == 0) | (np.abs(offsets(n)) < r)),
+        f"atrous(rate={r})": (
+            AtrousSelfAttention(args.heads, args.head_size, rate=r),
+            lambda n: offsets(n) % r == 0,
+        ),
+        f"local(neighbors={w})": (
+            LocalSelfAttention(args.heads, args.head_size, neighbors=w),
+            lambda n: np.abs(offsets(n)) <= w,
+        ),
+        f"sparse(rate={r})": (
+            SparseSelfAttention(args.heads, args.head_size, rate=r),
+            lambda n: (offsets(n) % r == 0) | (np.abs(offsets(n)) < r),
+        ),
     }
     print(f"backend=jax devices={jax.devices()} batch=1 heads={args.heads} head_size={args.head_size}")
-    print(f"{'layer':<22}{'n':>6}{'dense ms':>11}{'sparse ms':>11}{'speedup':>9}"
-          f"{'dense MiB':>11}{'sparse MiB':>12}{'mem ratio':>11}")
+    print(
+        f"{'layer':<22}{'n':>6}{'dense ms':>11}{'sparse ms':>11}{'speedup':>9}"
+        f"{'dense MiB':>11}{'sparse MiB':>12}{'mem ratio':>11}"
+    )
     rng = np.random.default_rng(0)
     for n in args.lengths:
         x = ops.convert_to_tensor(rng.normal(size=(1, n, hidden)).astype("float32"))
@@ -90,9 +102,12 @@ def main():
             layer.build((1, None, hidden))
             dense_t, dense_m = measure(dense_attention(layer, pattern), x, args.repeats)
             sparse_t, sparse_m = measure(layer, x, args.repeats)
-            print(f"{name:<22}{n:>6}{dense_t * 1e3:>11.1f}{sparse_t * 1e3:>11.1f}"
-                  f"{dense_t / sparse_t:>8.1f}x{dense_m / 2**20:>11.1f}{sparse_m / 2**20:>12.1f}"
-                  f"{dense_m / max(sparse_m, 1):>10.1f}x", flush=True)
+            print(
+                f"{name:<22}{n:>6}{dense_t * 1e3:>11.1f}{sparse_t * 1e3:>11.1f}"
+                f"{dense_t / sparse_t:>8.1f}x{dense_m / 2**20:>11.1f}{sparse_m / 2**20:>12.1f}"
+                f"{dense_m / max(sparse_m, 1):>10.1f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ process; every contender's result is checked equal to the local one):
 
 The corpus is the raw People's Daily January 1998 text repeated to --megabytes.
 """
+
 import argparse
 import functools
 import os
@@ -44,24 +45,36 @@ def tasks(path, workers):
 
     def count(n):
         def run(engine, w, scheduler=None):
-            return count_tokens(iter_lines(path), "ngram", n, workers=w, engine=engine, scheduler=scheduler).to_dict()
+            return count_tokens(
+                iter_lines(path), "ngram", n, workers=w, engine=engine, scheduler=scheduler
+            ).to_dict()
+
         return run
 
     def discover(engine, w, scheduler=None):
         return discover_words(path, workers=w, engine=engine, scheduler=scheduler)
 
-    return {"count2": ("count n-grams 1..2", count(2)), "count4": ("count n-grams 1..4", count(4)),
-            "discover": ("discover (defaults)", discover)}
+    return {
+        "count2": ("count n-grams 1..2", count(2)),
+        "count4": ("count n-grams 1..4", count(4)),
+        "discover": ("discover (defaults)", discover),
+    }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 MB, 1 repeat")
-    parser.add_argument("--tasks", nargs="+", choices=["count2", "count4", "discover"],
-                        default=["count2", "count4", "discover"])
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=["count2", "count4", "discover"],
+        default=["count2", "count4", "discover"],
+    )
     args = parser.parse_args()
     if args.quick:
         args.megabytes, args.repeats = 2, 1
@@ -70,21 +83,36 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         path, size = make_corpus(tmp, args.megabytes)
-        print(f"corpus: {size:.1f} MB; median of {args.repeats}; {os.cpu_count()} CPUs; "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"corpus: {size:.1f} MB; median of {args.repeats}; {os.cpu_count()} CPUs; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         start = time.perf_counter()
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
-            print(f"dask LocalCluster with {args.workers} workers started in {time.perf_counter() - start:.1f} s")
-            print(f"{'task':22s} {'local 1 proc s':>15s} {f'local {args.workers} procs s':>16s} "
-                  f"{f'dask {args.workers} workers s':>17s} {'local/dask':>11s}")
+        with (
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            print(
+                f"dask LocalCluster with {args.workers} workers started in {time.perf_counter() - start:.1f} s"
+            )
+            print(
+                f"{'task':22s} {'local 1 proc s':>15s} {f'local {args.workers} procs s':>16s} "
+                f"{f'dask {args.workers} workers s':>17s} {'local/dask':>11s}"
+            )
             for name, run in (tasks(path, args.workers)[task] for task in args.tasks):
                 one, reference = median_seconds(functools.partial(run, "local", 1), args.repeats)
                 many, result = median_seconds(functools.partial(run, "local", args.workers), args.repeats)
                 if result != reference:
                     raise AssertionError(f"{name}: local {args.workers} processes differ from 1 process")
-                on_dask, result = median_seconds(functools.partial(run, "dask", args.workers, client),
-                                                 args.repeats)
+                on_dask, result = median_seconds(
+                    functools.partial(run, "dask", args.workers, client), args.repeats
+                )
                 if result != reference:
                     raise AssertionError(f"{name}: dask result differs from the local one")
                 print(f"{name:22s} {one:15.2f} {many:16.2f} {on_dask:17.2f} {many / on_dask:10.2f}x")

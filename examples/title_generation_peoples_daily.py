@@ -6,6 +6,7 @@ beam search and seeded sampling.
     KERAS_BACKEND=jax python examples/title_generation_peoples_daily.py [--train 3000] [--epochs 3]
     python examples/title_generation_peoples_daily.py --quick      # seconds, for the tests
 """
+
 import argparse
 import json
 import os
@@ -29,14 +30,29 @@ def main(argv=None):
     if args.quick:
         args.train, args.test, args.epochs, args.hidden, args.layers = 32, 4, 1, 32, 1
     records = peoples_daily_titles(args.train + args.test)
-    train, test = records[:args.train], records[args.train:]
-    encoder = {"hidden_size": args.hidden, "num_hidden_layers": args.layers, "num_attention_heads": 2,
-               "intermediate_size": 2 * args.hidden}
-    task = TitleGenerationTask(checkpoint="scratch", encoder=encoder, model=args.model, maxlen=128,
-                               max_target_length=32, decoding="greedy")
+    train, test = records[: args.train], records[args.train :]
+    encoder = {
+        "hidden_size": args.hidden,
+        "num_hidden_layers": args.layers,
+        "num_attention_heads": 2,
+        "intermediate_size": 2 * args.hidden,
+    }
+    task = TitleGenerationTask(
+        checkpoint="scratch",
+        encoder=encoder,
+        model=args.model,
+        maxlen=128,
+        max_target_length=32,
+        decoding="greedy",
+    )
     start = time.time()
     task.fit(train, epochs=args.epochs, batch_size=32, verbose=0 if args.quick else 2)
-    results = {"train": len(train), "test": len(test), "model": args.model, "fit_seconds": round(time.time() - start)}
+    results = {
+        "train": len(train),
+        "test": len(test),
+        "model": args.model,
+        "fit_seconds": round(time.time() - start),
+    }
     for decoding in ("greedy", "beam", "sample"):
         task.options["decoding"] = decoding
         results[decoding] = {k: round(v, 4) for k, v in task.evaluate(test).items()}

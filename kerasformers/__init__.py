@@ -3,6 +3,7 @@
 JAX is the default backend; an explicit ``KERAS_BACKEND`` always wins. The default
 only takes effect when kerasformers is imported before keras.
 """
+
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")

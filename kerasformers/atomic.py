@@ -3,14 +3,17 @@
 Both helpers write next to the destination (same filesystem, so ``os.replace`` is atomic) and remove the
 temporary file if writing fails.
 """
+
 import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix=""):
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     """Yield a fresh temporary path beside ``path`` (not yet created; ending in ``suffix`` for writers that
     check extensions); on success move it onto ``path``."""
     path = os.fspath(path)
@@ -28,7 +31,7 @@ def atomic_path(path, suffix=""):
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="w", encoding="utf-8"):
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
     """``with atomic_write(path) as handle: handle.write(...)`` — an ``open`` that commits on success."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
@@ -38,7 +41,7 @@ def atomic_write(path, mode="w", encoding="utf-8"):
 
 
 @contextlib.contextmanager
-def staging_directory(destination):
+def staging_directory(destination: str | os.PathLike) -> Iterator[str]:
     """Yield an empty folder beside ``destination``; on success it replaces ``destination`` (an existing
     one is moved aside first and deleted only after the swap), on failure it is deleted."""
     destination = os.path.abspath(os.fspath(destination))

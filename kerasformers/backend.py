@@ -3,6 +3,7 @@
 ``K`` resolves a name in ``keras.ops`` first and then in ``keras.backend`` / ``keras.config``,
 so old ``K.mean``, ``K.int_shape``, ``K.epsilon`` calls keep working on every backend.
 """
+
 import os
 
 import keras
@@ -29,8 +30,9 @@ class _KerasBackendCompat:
         if name in KERAS2:
             return KERAS2[name]
         if name in GRAPH_ONLY:
-            raise AttributeError(f"K.{name} is TensorFlow-1 graph machinery with no Keras 3 equivalent: "
-                                 f"{GRAPH_ONLY[name]}")
+            raise AttributeError(
+                f"K.{name} is TensorFlow-1 graph machinery with no Keras 3 equivalent: {GRAPH_ONLY[name]}"
+            )
         for source in self._sources:
             if hasattr(source, name):
                 return getattr(source, name)

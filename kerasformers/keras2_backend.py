@@ -7,6 +7,7 @@ names without such a difference fall through to ``keras.ops`` / ``keras.backend`
 machinery (``K.function``, ``K.gradients``, sessions) has no Keras 3 equivalent and raises an
 error that names the replacement. Checked against Keras 2 itself by tests/compat/test_backend_k.py.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -35,8 +36,12 @@ def cumsum(x, axis=0):
 def prod(x, axis=None, keepdims=False):
     """On a static shape (``K.shape(x)[:2]``, Python ints under jit) stay a Python int, so the
     bert4keras idiom ``K.reshape(y, (K.prod(K.shape(y)[:2]), -1))`` still has a concrete shape."""
-    if axis is None and not keepdims and isinstance(x, (tuple, list)) and all(
-            isinstance(n, (int, np.integer)) for n in x):
+    if (
+        axis is None
+        and not keepdims
+        and isinstance(x, (tuple, list))
+        and all(isinstance(n, (int, np.integer)) for n in x)
+    ):
         return int(np.prod(x))
     return ops.prod(x, axis=axis, keepdims=keepdims)
 
@@ -144,8 +149,9 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 
 
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    return ops.sparse_categorical_crossentropy(ops.cast(target, "int32"), output, from_logits=from_logits,
-                                               axis=axis)
+    return ops.sparse_categorical_crossentropy(
+        ops.cast(target, "int32"), output, from_logits=from_logits, axis=axis
+    )
 
 
 def binary_crossentropy(target, output, from_logits=False):
@@ -265,8 +271,11 @@ def in_test_phase(x, alt, training=None):
     return in_train_phase(alt, x, training)
 
 
-KERAS2 = {name: value for name, value in dict(globals()).items()
-          if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == __name__}
+KERAS2 = {
+    name: value
+    for name, value in dict(globals()).items()
+    if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == __name__
+}
 KERAS2.update(
     eval=get_value,
     floatx=keras.config.floatx,
@@ -279,7 +288,7 @@ KERAS2.update(
 GRAPH_ONLY = {
     "function": "call the model or a keras.Model built on the tensors you want",
     "gradients": "use kerasformers.training (adversarial_training, gradient_penalty, "
-                 "virtual_adversarial_training) or the backend's own autodiff",
+    "virtual_adversarial_training) or the backend's own autodiff",
     "placeholder": "use keras.Input",
     "learning_phase": "pass `training` to call()",
     "set_learning_phase": "pass `training` to call()",

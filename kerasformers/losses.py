@@ -9,6 +9,7 @@ the threshold:
 Unlike per-class sigmoid BCE, it needs no class weighting when positives are
 rare (e.g. the T*T span grid of a GlobalPointer).
 """
+
 from keras import ops
 
 _BIG = 1e12  # "infinity" that stays finite in float32/bfloat16 arithmetic

@@ -12,6 +12,7 @@ Definitions (n samples, kernel matrices K from x and L from y, H = I - 11ᵀ/n):
 - median heuristic (sigma=None): σ = median of ‖a_i - a_j‖ over the pairs i < j, taken separately
   for x and for y. It is treated as a constant (no gradient flows through it).
 """
+
 import numpy as np
 from keras import ops
 
@@ -24,13 +25,17 @@ def _as_matrix(values, name):
     if len(values.shape) == 1:
         values = ops.expand_dims(values, -1)
     if len(values.shape) != 2 or values.shape[0] < 2:
-        raise ValueError(f"hsic: {name} must have shape (n, d) or (n,) with n >= 2, got {tuple(values.shape)}")
+        raise ValueError(
+            f"hsic: {name} must have shape (n, d) or (n,) with n >= 2, got {tuple(values.shape)}"
+        )
     return ops.cast(values, "float32") if "float" not in str(values.dtype) else values
 
 
 def _squared_distances(values):
     squared_norms = ops.sum(ops.square(values), axis=-1)
-    distances = squared_norms[:, None] + squared_norms[None, :] - 2.0 * ops.matmul(values, ops.transpose(values))
+    distances = (
+        squared_norms[:, None] + squared_norms[None, :] - 2.0 * ops.matmul(values, ops.transpose(values))
+    )
     return ops.maximum(distances, 0.0)
 
 
@@ -108,7 +113,9 @@ def hsic_test(x, y, kernel="gaussian", sigma=None, estimator="biased", num_permu
     """
     x, y = _as_matrix(x, "x"), _as_matrix(y, "y")
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"hsic_test: x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+        raise ValueError(
+            f"hsic_test: x and y need the same number of rows, got {x.shape[0]} and {y.shape[0]}"
+        )
     if estimator not in ESTIMATORS:
         raise ValueError(f"hsic_test: unknown estimator {estimator!r}; expected one of {ESTIMATORS}")
     if estimator == "unbiased" and x.shape[0] < 4:

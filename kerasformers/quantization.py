@@ -9,6 +9,7 @@ too. Norms, biases and position tables stay float32 (they are small).
     from kerasformers.quantization import quantize_int8
     quantize_int8(model)          # in place; model.save("m.keras") keeps it int8
 """
+
 import warnings
 
 import keras
@@ -28,17 +29,22 @@ def quantize_int8(model):
         model.quantize("int8")
     changed = quantized_layers(model)
     if not changed:
-        raise ValueError(f"quantize_int8: {model.name} has no Dense, EinsumDense or Embedding layer to quantise")
+        raise ValueError(
+            f"quantize_int8: {model.name} has no Dense, EinsumDense or Embedding layer to quantise"
+        )
     return changed
 
 
 def quantized_layers(model):
     """Paths of the layers of ``model`` whose weights are int8."""
-    return [layer.path for layer in model._flatten_layers()
-            if getattr(layer, "quantization_mode", None) == "int8"]
+    return [
+        layer.path for layer in model._flatten_layers() if getattr(layer, "quantization_mode", None) == "int8"
+    ]
 
 
 def weight_bytes(model):
     """Bytes the model's variables take in memory (what int8 saves)."""
-    return sum(int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
-               for v in model.weights)
+    return sum(
+        int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+        for v in model.weights
+    )

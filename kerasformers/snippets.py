@@ -3,7 +3,8 @@
 Everything lives in ``kerasformers.data`` (and the decoder in
 ``kerasformers.generation``); this module only keeps the old import path.
 """
-from .data import *
+
+from .data import *  # noqa: F403 -- bert4keras.snippets re-exported every data helper
 from .data import __all__ as _data_names
 from .generation.autoregressive import AutoRegressiveDecoder
 from .tokenizers.wordpiece import lowercase_and_normalize

@@ -1,4 +1,5 @@
 """Original TF1 checkpoint layouts (tests/fixtures/checkpoint-layouts): the facts name maps must match."""
+
 import os
 
 LAYOUT_DIR = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoint-layouts")

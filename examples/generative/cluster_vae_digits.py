@@ -5,6 +5,7 @@
 Accuracy = the best one-to-one map of the 10 clusters to the 10 digit labels (Hungarian matching),
 on all 1797 images (no labels are used for training).
 """
+
 import os
 import sys
 
@@ -21,13 +22,35 @@ from kerasformers.metrics import cluster_accuracy
 
 
 def build(latent_dim, hidden, num_clusters, seed):
-    encoder = keras.Sequential([keras.Input((8, 8)), layers.Flatten(), layers.Dense(hidden, activation="relu"),
-                                layers.Dense(hidden, activation="relu"), layers.Dense(2 * latent_dim)])
-    decoder = keras.Sequential([keras.Input((latent_dim,)), layers.Dense(hidden, activation="relu"),
-                                layers.Dense(hidden, activation="relu"), layers.Dense(64), layers.Reshape((8, 8))])
+    encoder = keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            layers.Flatten(),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dense(2 * latent_dim),
+        ]
+    )
+    decoder = keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dense(64),
+            layers.Reshape((8, 8)),
+        ]
+    )
     classifier = keras.Sequential([keras.Input((latent_dim,)), layers.Dense(num_clusters)])
-    return ClusteringVAE(encoder, decoder, classifier, num_clusters=num_clusters, latent_dim=latent_dim,
-                         kl_weight=1.0, category_weight=1.0, seed=seed)
+    return ClusteringVAE(
+        encoder,
+        decoder,
+        classifier,
+        num_clusters=num_clusters,
+        latent_dim=latent_dim,
+        kl_weight=1.0,
+        category_weight=1.0,
+        seed=seed,
+    )
 
 
 def main(argv=None):
@@ -50,11 +73,18 @@ def main(argv=None):
         model.fit(images, epochs=epochs, batch_size=64, verbose=0)
         accuracies.append(cluster_accuracy(labels, model.predict_clusters(images)))
     samples = np.concatenate([ops.convert_to_numpy(model.generate_from_cluster(k, 8)) for k in range(10)])
-    save_image_grid(samples, os.path.join(args.output_dir, "cluster_vae_samples.png"), columns=8,
-                    row_labels=[f"cluster {k}" for k in range(10)],
-                    title="clustering VAE: 8 samples from each cluster's Gaussian")
-    results = {"kmeans_accuracy": float(kmeans_accuracy), "vae_accuracies": [float(a) for a in accuracies],
-               "vae_mean_accuracy": float(np.mean(accuracies))}
+    save_image_grid(
+        samples,
+        os.path.join(args.output_dir, "cluster_vae_samples.png"),
+        columns=8,
+        row_labels=[f"cluster {k}" for k in range(10)],
+        title="clustering VAE: 8 samples from each cluster's Gaussian",
+    )
+    results = {
+        "kmeans_accuracy": float(kmeans_accuracy),
+        "vae_accuracies": [float(a) for a in accuracies],
+        "vae_mean_accuracy": float(np.mean(accuracies)),
+    }
     print(results)
     return results
 

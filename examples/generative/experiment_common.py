@@ -1,4 +1,5 @@
 """Shared bits of the generative experiments: the digits data and argument parsing."""
+
 import argparse
 
 import numpy as np

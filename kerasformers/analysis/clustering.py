@@ -4,6 +4,7 @@ InfoMap (the ``infomap`` package) finds the partition of a graph that minimises 
 length of a random walk on it: the minimum-entropy view of clustering. Each vector is linked to its
 k most cosine-similar neighbours, weighted by the similarity.
 """
+
 import numpy as np
 
 
@@ -16,8 +17,12 @@ def knn_graph(vectors, k=10):
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
     neighbours = np.argpartition(-similarity, k, axis=1)[:, :k]
-    return [(i, int(j), float(similarity[i, j])) for i in range(len(unit)) for j in neighbours[i]
-            if similarity[i, j] > 0]
+    return [
+        (i, int(j), float(similarity[i, j]))
+        for i in range(len(unit))
+        for j in neighbours[i]
+        if similarity[i, j] > 0
+    ]
 
 
 def infomap_clusters(vectors, k=10, seed=1, trials=3):

@@ -5,6 +5,7 @@ N(0, 1/n) entries is nearly orthogonal and ``x W`` keeps ``||x||``: that is LeCu
 ReLU zeroes half the coordinates, halving the second moment, hence He's 2/fan_in; an exactly
 orthogonal matrix keeps the norm exactly. These helpers measure it for any Keras initialiser or model.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -44,5 +45,7 @@ def layer_output_variances(model, x):
     probe = keras.Model(model.inputs, [layer.output for layer in layers])
     outputs = probe.predict(x, verbose=0)
     outputs = outputs if isinstance(outputs, list) else [outputs]
-    return [{"layer": layer.name, "mean_square": float(np.mean(np.square(out))), "variance": float(np.var(out))}
-            for layer, out in zip(layers, outputs)]
+    return [
+        {"layer": layer.name, "mean_square": float(np.mean(np.square(out))), "variance": float(np.var(out))}
+        for layer, out in zip(layers, outputs)
+    ]

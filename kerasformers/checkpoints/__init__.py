@@ -5,6 +5,7 @@
 
 Name translation between HuggingFace and TF1 variable names lives in `maps/`.
 """
+
 from kerasformers.checkpoints.errors import CheckpointError
 from kerasformers.checkpoints.reader import CheckpointReader, open_checkpoint, resolve_checkpoint_path
 from kerasformers.checkpoints.safetensors_io import write_safetensors

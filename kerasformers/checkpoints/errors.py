@@ -4,6 +4,7 @@ Every problem with a user's checkpoint surfaces as a `CheckpointError` whose
 message names the file (and the variable / shapes where that helps), so a user
 staring at a traceback knows which file to look at.
 """
+
 import difflib
 
 
@@ -28,6 +29,5 @@ def missing_variable(name, available, path):
     close = difflib.get_close_matches(name, list(available), n=5, cutoff=0.6)
     hint = f" Close matches: {', '.join(close)}." if close else ""
     return MissingVariableError(
-        f"Variable {name!r} not found in checkpoint {path} "
-        f"({len(available)} variables).{hint}"
+        f"Variable {name!r} not found in checkpoint {path} ({len(available)} variables).{hint}"
     )

@@ -1,4 +1,5 @@
 """Export a built model as a HuggingFace folder (``config.json`` + ``model.safetensors``)."""
+
 import json
 import os
 
@@ -23,7 +24,9 @@ def export_huggingface(transformer, directory):
     for hf_name, (tf1_name, transform) in table.items():
         value = tensors[tf1_name]
         hf_tensors[hf_name] = np.ascontiguousarray(transform(value) if transform is not None else value)
-    extras = getattr(transformer.name_map, "export_extras", None)  # optional: tensors HF needs beyond the table
+    extras = getattr(
+        transformer.name_map, "export_extras", None
+    )  # optional: tensors HF needs beyond the table
     if extras is not None:
         hf_tensors.update(extras(tensors, transformer))
     config = transformer.name_map.hf_config(transformer, hf_tensors)
@@ -32,5 +35,3 @@ def export_huggingface(transformer, directory):
     with atomic_write(os.path.join(directory, "config.json")) as out:
         json.dump(config, out, indent=2, ensure_ascii=False)
     return directory
-
-

@@ -6,6 +6,7 @@ a single `.safetensors` or `pytorch_model.bin`. `resolve_checkpoint_path`
 turns that into one concrete file (or TF1 prefix) plus its format, and
 `open_checkpoint` returns a lazy `CheckpointReader` for it.
 """
+
 import codecs
 import glob
 import json

@@ -3,6 +3,7 @@
 `safe_open` memory-maps the file and parses only its JSON header, so listing
 names and shapes is free and `reader[name]` copies out just that tensor.
 """
+
 import os
 
 import ml_dtypes
@@ -17,10 +18,21 @@ from ..atomic import atomic_path
 
 # safetensors dtype tags -> numpy dtypes.
 SAFETENSORS_DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16,
-    "F8_E4M3": ml_dtypes.float8_e4m3fn, "F8_E5M2": ml_dtypes.float8_e5m2,
-    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
-    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": ml_dtypes.bfloat16,
+    "F8_E4M3": ml_dtypes.float8_e4m3fn,
+    "F8_E5M2": ml_dtypes.float8_e5m2,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U64": np.uint64,
+    "U32": np.uint32,
+    "U16": np.uint16,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
 }
 
 
@@ -89,7 +101,8 @@ def write_safetensors(path, tensors, metadata=None):
     if not hasattr(tensors, "items"):
         raise CheckpointError(f"write_safetensors({path!r}) expects a dict of name -> array")
     if metadata is not None and not (
-        isinstance(metadata, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+        isinstance(metadata, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
     ):
         raise CheckpointError(f"write_safetensors({path!r}): metadata must be a dict of str -> str")
     arrays = {}

@@ -17,6 +17,7 @@ magic number. TensorFlow verifies every checksum, so the writer must get them ri
 The protobuf messages are tiny, so they are decoded by hand (wire format: a varint
 key = field_number << 3 | wire_type, then the value).
 """
+
 import os
 import struct
 import tempfile
@@ -34,6 +35,7 @@ except ImportError:
     google_crc32c = None
 
 # --------------------------------------------------------------------------- crc32c
+
 
 def _make_crc_table():
     table = []
@@ -64,6 +66,7 @@ def mask_crc(crc):
 
 
 # ------------------------------------------------------------------------- protobuf
+
 
 def _read_varint(buf, pos):
     result, shift = 0, 0
@@ -125,11 +128,21 @@ def _bytes_field(field, payload):
 # TensorFlow DataType enum (types.proto) -> numpy dtype. DT_STRING (7) is not a fixed-width type.
 DT_STRING = 7
 TF_DTYPES = {
-    1: np.dtype(np.float32), 2: np.dtype(np.float64), 3: np.dtype(np.int32),
-    4: np.dtype(np.uint8), 5: np.dtype(np.int16), 6: np.dtype(np.int8),
-    8: np.dtype(np.complex64), 9: np.dtype(np.int64), 10: np.dtype(np.bool_),
-    14: np.dtype(ml_dtypes.bfloat16), 17: np.dtype(np.uint16), 18: np.dtype(np.complex128),
-    19: np.dtype(np.float16), 22: np.dtype(np.uint32), 23: np.dtype(np.uint64),
+    1: np.dtype(np.float32),
+    2: np.dtype(np.float64),
+    3: np.dtype(np.int32),
+    4: np.dtype(np.uint8),
+    5: np.dtype(np.int16),
+    6: np.dtype(np.int8),
+    8: np.dtype(np.complex64),
+    9: np.dtype(np.int64),
+    10: np.dtype(np.bool_),
+    14: np.dtype(ml_dtypes.bfloat16),
+    17: np.dtype(np.uint16),
+    18: np.dtype(np.complex128),
+    19: np.dtype(np.float16),
+    22: np.dtype(np.uint32),
+    23: np.dtype(np.uint64),
 }
 _TF_DTYPE_CODES = {dtype: code for code, dtype in TF_DTYPES.items()}
 
@@ -180,8 +193,19 @@ def _decode_slice(buf):
 
 
 # Slice keys use TF's OrderedCode (strings/numbers encoded so byte order = value order).
-_SIGNED_HEADER = [(0, 0), (0x80, 0), (0xC0, 0), (0xE0, 0), (0xF0, 0), (0xF8, 0),
-                  (0xFC, 0), (0xFE, 0), (0xFF, 0), (0xFF, 0x80), (0xFF, 0xC0)]
+_SIGNED_HEADER = [
+    (0, 0),
+    (0x80, 0),
+    (0xC0, 0),
+    (0xE0, 0),
+    (0xF0, 0),
+    (0xF8, 0),
+    (0xFC, 0),
+    (0xFE, 0),
+    (0xFF, 0),
+    (0xFF, 0x80),
+    (0xFF, 0xC0),
+]
 
 
 def _ordered_unsigned(value):
@@ -354,6 +378,7 @@ def build_sstable(items, block_size=4096, restart_interval=16):
 
 # --------------------------------------------------------------------------- reader
 
+
 def data_file_name(prefix, shard_id, num_shards):
     return f"{prefix}.data-{shard_id:05d}-of-{num_shards:05d}"
 
@@ -390,9 +415,7 @@ class TF1Reader(CheckpointReader):
         self._data_paths = [data_file_name(self.path, i, num_shards) for i in range(num_shards)]
         for data_path in self._data_paths:
             if not os.path.isfile(data_path):
-                raise CheckpointError(
-                    f"TF1 checkpoint {self.path} is missing its data file {data_path}"
-                )
+                raise CheckpointError(f"TF1 checkpoint {self.path} is missing its data file {data_path}")
 
     def _parse_header(self, value):
         header = dict(_proto_fields(value))
@@ -498,6 +521,7 @@ class TF1Reader(CheckpointReader):
 
 # --------------------------------------------------------------------------- writer
 
+
 def _tensor_bytes(name, value):
     """Validate one tensor and return (dtype enum, shape, little-endian byte view)."""
     if not isinstance(name, str) or not name or name.startswith("\x00"):
@@ -517,8 +541,9 @@ def _tensor_bytes(name, value):
 
 def _write_temp(path, write):
     """Call write(file) on a new temp file next to `path`; return the temp path."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix=os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=os.path.dirname(os.path.abspath(path)), prefix=os.path.basename(path) + ".", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

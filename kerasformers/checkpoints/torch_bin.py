@@ -4,6 +4,7 @@ Only loaded with `torch.load(weights_only=True)`: a pickle that names anything
 other than tensors and plain containers is refused instead of executed. torch is
 imported only here, and only when such a file is opened.
 """
+
 import pickle
 import re
 import zipfile

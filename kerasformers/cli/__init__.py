@@ -7,6 +7,7 @@ Each command group lives in its own module and is attached here:
     kerasformers pretrain ...                    pretraining (``pretrain.py``)
     kerasformers convert|inspect|encode|generate|serve|export ...   models (``models.py``)
 """
+
 import typer
 
 from . import models as _models_cli

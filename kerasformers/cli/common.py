@@ -1,4 +1,5 @@
 """Helpers shared by the command-line modules."""
+
 import typer
 
 

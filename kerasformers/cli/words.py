@@ -8,6 +8,7 @@
 
 count and discover also run on a Dask cluster: --engine dask [--scheduler tcp://host:8786].
 """
+
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,20 +17,29 @@ import typer
 
 from .common import fail as _fail
 
-words_app = typer.Typer(help="Chinese text mining: counting, new-word discovery, segmentation.",
-                        no_args_is_help=True)
+words_app = typer.Typer(
+    help="Chinese text mining: counting, new-word discovery, segmentation.", no_args_is_help=True
+)
 
 Files = Annotated[list[Path], typer.Argument(help="Text files, one sentence or paragraph per line.")]
 Encoding = Annotated[str, typer.Option(help="Encoding of the input files.")]
-SkipBad = Annotated[bool, typer.Option(
-    "--skip-bad", help="Skip undecodable lines and binary files instead of failing.")]
-Workers = Annotated[int, typer.Option(
-    help="Worker processes (parallel_apply, or the Dask workers of a local cluster).")]
+SkipBad = Annotated[
+    bool, typer.Option("--skip-bad", help="Skip undecodable lines and binary files instead of failing.")
+]
+Workers = Annotated[
+    int, typer.Option(help="Worker processes (parallel_apply, or the Dask workers of a local cluster).")
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-Engine = Annotated[str, typer.Option(
-    help="local (this machine, --workers processes) | dask (a Dask cluster).")]
-Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); default: a "
-                                                       "local cluster of --workers processes on 127.0.0.1.")]
+Engine = Annotated[
+    str, typer.Option(help="local (this machine, --workers processes) | dask (a Dask cluster).")
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler address (tcp://host:8786); default: a "
+        "local cluster of --workers processes on 127.0.0.1."
+    ),
+]
 
 
 def _parse_min_proba(text, max_n):
@@ -59,8 +69,9 @@ def count(
     n: Annotated[int, typer.Option("-n", help="Longest n-gram for --tokenizer ngram.")] = 4,
     min_count: Annotated[int, typer.Option(help="Only output tokens seen this often.")] = 1,
     max_entries: Annotated[int | None, typer.Option(help="Memory budget: entries kept in RAM.")] = None,
-    overflow: Annotated[str, typer.Option(
-        help="Over budget: spill (exact, to disk) | prune (approximate).")] = "spill",
+    overflow: Annotated[
+        str, typer.Option(help="Over budget: spill (exact, to disk) | prune (approximate).")
+    ] = "spill",
     workers: Workers = 1,
     engine: Engine = "local",
     scheduler: Scheduler = None,
@@ -75,8 +86,16 @@ def count(
     stats = ReadStats()
     lines = iter_lines(files, encoding, "skip" if skip_bad else "strict", stats, progress=not quiet)
     try:
-        with count_tokens(lines, tokenizer, n, workers=workers, max_entries=max_entries,
-                          overflow=overflow, engine=engine, scheduler=scheduler) as table:
+        with count_tokens(
+            lines,
+            tokenizer,
+            n,
+            workers=workers,
+            max_entries=max_entries,
+            overflow=overflow,
+            engine=engine,
+            scheduler=scheduler,
+        ) as table:
             ordered = sorted(table.items(min_count), key=lambda kv: (-kv[1], kv[0]))
     except (CorpusError, ValueError, ImportError, ConnectionError) as exc:
         _fail(exc)
@@ -93,15 +112,21 @@ def count(
 def discover(
     files: Files,
     output: Annotated[Path, typer.Option(help="Lexicon TSV (word, count, cohesion).")],
-    min_count: Annotated[int | None, typer.Option(
-        help="Minimum n-gram and word count; default: derived from the corpus size.")] = None,
+    min_count: Annotated[
+        int | None, typer.Option(help="Minimum n-gram and word count; default: derived from the corpus size.")
+    ] = None,
     max_n: Annotated[int, typer.Option(help="Longest n-gram counted.")] = 4,
-    min_proba: Annotated[str | None, typer.Option(
-        help="Cohesion thresholds for n-gram lengths 2..max-n, e.g. 6,36,216 "
-             "(default: base ** (n - 1) with --cohesion-base).")] = None,
+    min_proba: Annotated[
+        str | None,
+        typer.Option(
+            help="Cohesion thresholds for n-gram lengths 2..max-n, e.g. 6,36,216 "
+            "(default: base ** (n - 1) with --cohesion-base)."
+        ),
+    ] = None,
     cohesion_base: Annotated[float | None, typer.Option(help="Threshold base (default 6; see docs).")] = None,
-    discount: Annotated[bool, typer.Option(
-        help="Discount rare n-gram counts by n1 / (n1 + 2 n2) before the cohesion test.")] = True,
+    discount: Annotated[
+        bool, typer.Option(help="Discount rare n-gram counts by n1 / (n1 + 2 n2) before the cohesion test.")
+    ] = True,
     max_entries: Annotated[int | None, typer.Option(help="Memory budget for n-gram counting.")] = None,
     workers: Workers = 1,
     engine: Engine = "local",
@@ -123,8 +148,15 @@ def discover(
     try:
         config = DiscoveryConfig(**settings)
         lexicon = discover_words(
-            files, config, workers=workers, encoding=encoding, errors="skip" if skip_bad else "strict",
-            max_entries=max_entries, progress=not quiet, engine=engine, scheduler=scheduler,
+            files,
+            config,
+            workers=workers,
+            encoding=encoding,
+            errors="skip" if skip_bad else "strict",
+            max_entries=max_entries,
+            progress=not quiet,
+            engine=engine,
+            scheduler=scheduler,
         )
     except (CorpusError, ValueError, ImportError, ConnectionError) as exc:
         _fail(exc)
@@ -151,8 +183,14 @@ def pmi_lexicon(
 
     try:
         lexicon = build_lexicon_by_pmi(
-            files, min_count=min_count, min_pmi=min_pmi, iterations=iterations, workers=workers,
-            encoding=encoding, errors="skip" if skip_bad else "strict", progress=not quiet,
+            files,
+            min_count=min_count,
+            min_pmi=min_pmi,
+            iterations=iterations,
+            workers=workers,
+            encoding=encoding,
+            errors="skip" if skip_bad else "strict",
+            progress=not quiet,
         )
     except (CorpusError, ValueError) as exc:
         _fail(exc)
@@ -196,16 +234,19 @@ def segment(
 @words_app.command("templates")
 def templates(
     files: Files,
-    lexicon: Annotated[Path, typer.Option(
-        help="Lexicon TSV used to segment the text (e.g. from `discover`).")],
-    output: Annotated[Path | None, typer.Option(help="TSV (template, count, PMI, fillers, examples); "
-                                                      "default stdout.")] = None,
+    lexicon: Annotated[
+        Path, typer.Option(help="Lexicon TSV used to segment the text (e.g. from `discover`).")
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="TSV (template, count, PMI, fillers, examples); default stdout.")
+    ] = None,
     min_count: Annotated[int, typer.Option(help="Minimum template count.")] = 20,
     min_fillers: Annotated[int, typer.Option(help="Minimum number of different slot fillings.")] = 5,
     min_pmi: Annotated[float, typer.Option(help="Minimum PMI of the anchors (natural log).")] = 1.0,
     max_length: Annotated[int, typer.Option(help="Longest template, in words (slots included).")] = 4,
-    words_only: Annotated[bool, typer.Option(
-        "--words-only", help="Templates never contain punctuation.")] = False,
+    words_only: Annotated[
+        bool, typer.Option("--words-only", help="Templates never contain punctuation.")
+    ] = False,
     top: Annotated[int | None, typer.Option(help="Keep only the best TOP templates.")] = None,
     encoding: Encoding = "utf-8",
     skip_bad: SkipBad = False,
@@ -217,8 +258,14 @@ def templates(
 
     try:
         found = find_templates(
-            files, Lexicon.load(lexicon), min_count=min_count, min_fillers=min_fillers, min_pmi=min_pmi,
-            max_length=max_length, words_only=words_only, encoding=encoding,
+            files,
+            Lexicon.load(lexicon),
+            min_count=min_count,
+            min_fillers=min_fillers,
+            min_pmi=min_pmi,
+            max_length=max_length,
+            words_only=words_only,
+            encoding=encoding,
             errors="skip" if skip_bad else "strict",
         )[:top]
     except (OSError, CorpusError, ValueError) as exc:

@@ -3,6 +3,7 @@
 `DataGenerator` is imported on first use: it needs keras (and so a backend), which the
 text-mining tools and the CLI, built on the rest of this package, do not.
 """
+
 from .files import open
 from .helpers import delete_arguments, insert_arguments, is_one_of, orthogonally_resize
 from .padding import sequence_padding, softmax, to_array, truncate_sequences
@@ -48,8 +49,10 @@ __all__ = [
 def __getattr__(name):
     if name == "DataGenerator":
         from .generator import DataGenerator
+
         return DataGenerator
     if name == "WebServing":
         from .web import WebServing
+
         return WebServing
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

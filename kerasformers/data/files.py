@@ -1,4 +1,5 @@
 """A drop-in ``open`` whose text files can be indexed by line number."""
+
 import builtins
 import json
 import os

@@ -9,6 +9,7 @@ collected or ``is_end`` is true. Then either
 * ``model.fit(gen, epochs=...)``: Keras indexes batches with ``gen[i]``, so the
   ``workers`` / ``use_multiprocessing`` arguments parallelise batch building.
 """
+
 import copy
 
 import keras
@@ -106,18 +107,23 @@ class DataGenerator(keras.utils.PyDataset):
         try:
             import tensorflow as tf
         except ImportError as error:
-            raise ImportError("DataGenerator.to_dataset needs TensorFlow (pip install tensorflow-cpu)") from error
+            raise ImportError(
+                "DataGenerator.to_dataset needs TensorFlow (pip install tensorflow-cpu)"
+            ) from error
 
         if names is None:
             generator = self.forfit
         else:
             if isinstance(names, str):
+
                 def wrap(keys, values):
                     return {keys: values}
             elif isinstance(names[0], str):
+
                 def wrap(keys, values):
                     return dict(zip(keys, values))
             else:
+
                 def wrap(keys, values):
                     return tuple(dict(zip(k, v)) for k, v in zip(keys, values))
 
@@ -143,9 +149,7 @@ class DataGenerator(keras.utils.PyDataset):
     def __getitem__(self, index):
         """Batch ``index`` of the current epoch, built by ``__iter__``."""
         if self.steps is None:
-            raise TypeError(
-                "DataGenerator: data without len() cannot be indexed; use forfit() instead"
-            )
+            raise TypeError("DataGenerator: data without len() cannot be indexed; use forfit() instead")
         if not 0 <= index < self.steps:
             raise IndexError(f"DataGenerator: batch {index} out of range ({self.steps} batches)")
         chosen = self.epoch_order(self.epoch)[index * self.batch_size : (index + 1) * self.batch_size]

@@ -1,4 +1,5 @@
 """Turning ragged Python lists into rectangular NumPy batches (and small NumPy helpers)."""
+
 import numpy as np
 
 
@@ -18,8 +19,7 @@ def sequence_padding(inputs, length=None, value=0, seq_dims=1, mode="post"):
     for i, x in enumerate(arrays):
         if x.ndim < seq_dims:
             raise ValueError(
-                f"sequence_padding: inputs[{i}] has shape {x.shape}, "
-                f"fewer than seq_dims={seq_dims} axes"
+                f"sequence_padding: inputs[{i}] has shape {x.shape}, fewer than seq_dims={seq_dims} axes"
             )
         if x.shape[seq_dims:] != arrays[0].shape[seq_dims:]:
             raise ValueError(
@@ -32,9 +32,7 @@ def sequence_padding(inputs, length=None, value=0, seq_dims=1, mode="post"):
     elif np.ndim(length) == 0:
         length = [length] * seq_dims
     if len(length) != seq_dims:
-        raise ValueError(
-            f"sequence_padding: length has {len(length)} entries, expected seq_dims={seq_dims}"
-        )
+        raise ValueError(f"sequence_padding: length has {len(length)} entries, expected seq_dims={seq_dims}")
     length = [int(n) for n in length]
 
     outputs = []

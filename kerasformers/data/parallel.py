@@ -14,6 +14,7 @@ and arguments. What this version guarantees:
 Processes use the ``fork`` start method where available, so ``func`` may be a
 lambda or a closure (nothing is pickled except items and results).
 """
+
 import multiprocessing
 import pickle
 import queue
@@ -100,9 +101,7 @@ def _check_args(workers, max_queue_size):
         raise ValueError(f"max_queue_size must be a positive int, got {max_queue_size!r}")
 
 
-def parallel_apply_generator(
-    func, iterable, workers, max_queue_size, dummy=False, random_seeds=True
-):
+def parallel_apply_generator(func, iterable, workers, max_queue_size, dummy=False, random_seeds=True):
     """Yield ``(index, func(item))`` in completion order.
 
     dummy=True uses threads (for I/O-bound work or unpicklable results), otherwise

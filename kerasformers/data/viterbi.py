@@ -1,4 +1,5 @@
 """Best label path under a linear-chain CRF, in NumPy (for inference loops)."""
+
 import numpy as np
 
 
@@ -13,9 +14,7 @@ class ViterbiDecoder:
     def __init__(self, trans, starts=None, ends=None):
         self.trans = np.asarray(trans, dtype="float64")
         if self.trans.ndim != 2 or self.trans.shape[0] != self.trans.shape[1]:
-            raise ValueError(
-                f"ViterbiDecoder: trans must be a square matrix, got shape {self.trans.shape}"
-            )
+            raise ValueError(f"ViterbiDecoder: trans must be a square matrix, got shape {self.trans.shape}")
         self.num_labels = self.trans.shape[0]
         all_labels = set(range(self.num_labels))
         self.non_starts = sorted(all_labels - set(starts)) if starts is not None else []

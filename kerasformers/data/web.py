@@ -9,6 +9,7 @@
 function raised (its message in ``desc``), as in bert4keras. For production serving use
 ``kerasformers serve``.
 """
+
 import json
 from urllib.parse import parse_qsl
 
@@ -37,7 +38,9 @@ class WebServing:
                 if value is None:
                     if required:
                         outputs.update(code=1, desc=f'lack of "{key}" argument')
-                        return Response(json.dumps(outputs, ensure_ascii=False), media_type="application/json")
+                        return Response(
+                            json.dumps(outputs, ensure_ascii=False), media_type="application/json"
+                        )
                     continue
                 try:
                     kwargs[key] = convert(value) if convert is not None else value

@@ -7,6 +7,7 @@ return per-row `states` (arrays whose first axis is the row axis); the decoder k
 aligned with the surviving rows, so a `predict` may store keys/values there. For fast,
 compiled decoding of kerasformers models use `kerasformers.generation.generate`.
 """
+
 import functools
 
 import keras
@@ -150,9 +151,7 @@ class AutoRegressiveDecoder:
                 topk = int(keep.sum())
         return output_ids[output_scores.argmax()]
 
-    def random_sample(
-        self, inputs, n, topk=None, topp=None, states=None, temperature=1, min_ends=1
-    ):
+    def random_sample(self, inputs, n, topk=None, topp=None, states=None, temperature=1, min_ends=1):
         """Draw `n` sequences for one input; returns a list of 1-D id arrays.
 
         topk: sample only among the k most probable tokens; topp: only among the most

@@ -10,6 +10,7 @@ Node 0 is the root; the last node is a "dead" sink (no children) that rows reach
 token the trie does not allow. A stop id is allowed exactly where a whole sequence ends; without
 stop ids a row ends when it reaches a leaf.
 """
+
 import hashlib
 
 import numpy as np
@@ -23,8 +24,10 @@ def _as_id_sequences(sequences, encode):
     for index, sequence in enumerate(sequences):
         if isinstance(sequence, str):
             if encode is None:
-                raise ValueError(f"allowed_sequences[{index}] is a string ({sequence!r:.30}): pass tokenizer= "
-                                 "so strings can be turned into token ids")
+                raise ValueError(
+                    f"allowed_sequences[{index}] is a string ({sequence!r:.30}): pass tokenizer= "
+                    "so strings can be turned into token ids"
+                )
             sequence = encode(sequence)
         ids = [int(i) for i in np.asarray(sequence).reshape(-1)]
         if not ids:
@@ -52,8 +55,10 @@ class SequenceTrie:
             node = 0
             for token in ids:
                 if vocab_size is not None and not 0 <= token < vocab_size:
-                    raise ValueError(f"allowed sequence {ids} has token id {token} outside the vocabulary "
-                                     f"(size {vocab_size})")
+                    raise ValueError(
+                        f"allowed sequence {ids} has token id {token} outside the vocabulary "
+                        f"(size {vocab_size})"
+                    )
                 if token not in children[node]:
                     children[node][token] = len(children)
                     children.append({})
@@ -97,8 +102,11 @@ class SequenceTrie:
         tokens = ops.where(exists, ops.take(ops.convert_to_tensor(self.edge_token), edges, axis=0), vocab)
         rows = ops.broadcast_to(ops.arange(batch, dtype="int32")[:, None], tokens.shape)
         indices = ops.reshape(ops.stack([rows, tokens], axis=-1), (-1, 2))
-        marks = ops.scatter_update(ops.zeros((batch, vocab + 1), dtype="int32"), indices,
-                                   ops.ones((indices.shape[0],), dtype="int32"))
+        marks = ops.scatter_update(
+            ops.zeros((batch, vocab + 1), dtype="int32"),
+            indices,
+            ops.ones((indices.shape[0],), dtype="int32"),
+        )
         mask = marks[:, :vocab] > 0
         if stop_ids:
             ends = ops.take(ops.convert_to_tensor(self.terminal), node, axis=0)[:, None]
@@ -115,7 +123,9 @@ class SequenceTrie:
         edges, exists = self._children(node)
         edge_tokens = ops.take(ops.convert_to_tensor(self.edge_token), edges, axis=0)
         match = ops.logical_and(exists, edge_tokens == ops.cast(tokens, "int32")[:, None])
-        chosen = ops.take_along_axis(edges, ops.argmax(ops.cast(match, "int32"), axis=-1)[:, None], axis=1)[:, 0]
+        chosen = ops.take_along_axis(edges, ops.argmax(ops.cast(match, "int32"), axis=-1)[:, None], axis=1)[
+            :, 0
+        ]
         child = ops.take(ops.convert_to_tensor(self.edge_child), chosen, axis=0)
         return ops.where(ops.any(match, axis=-1), child, self.dead)
 

@@ -11,6 +11,7 @@ function uses `keras.ops` only and traces inside a compiled loop.
 
 Shapes: B rows, P prompt length (left-padded), L cache length (P + new tokens), V vocab.
 """
+
 import numpy as np
 from keras import ops
 
@@ -33,8 +34,8 @@ def left_pad(prompts, pad_id):
     ids = np.full((len(rows), width), pad_id, dtype="int32")
     valid = np.zeros((len(rows), width), dtype=bool)
     for i, r in enumerate(rows):
-        ids[i, width - len(r):] = r
-        valid[i, width - len(r):] = True
+        ids[i, width - len(r) :] = r
+        valid[i, width - len(r) :] = True
     return ids, valid
 
 
@@ -47,8 +48,7 @@ def map_state(fn, state):
     return fn(state)
 
 
-def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cache_index,
-                     segment_ids=None):
+def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
     """Incremental forward of a BERT-style (post-LN, learned positions) model with an MLM head.
 
     Serves `build_transformer_model(..., application='lm' | 'unilm', with_mlm=True)` for
@@ -67,8 +67,9 @@ def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cac
     new_caches = []
     for i in range(model.num_hidden_layers):
         name = f"Transformer-{i}-MultiHeadSelfAttention"
-        h, cache = layer(name)([x, x, x], attention_bias=attention_bias, cache=caches[i],
-                               cache_index=cache_index)
+        h, cache = layer(name)(
+            [x, x, x], attention_bias=attention_bias, cache=caches[i], cache_index=cache_index
+        )
         x = layer(f"{name}-Norm")(x + h)
         x = layer(f"Transformer-{i}-FeedForward-Norm")(x + layer(f"Transformer-{i}-FeedForward")(x))
         new_caches.append(cache)
@@ -88,19 +89,24 @@ class CausalDecoder:
         if not getattr(model, "built", False):
             raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
         if getattr(model, "residual_attention_scores", False):
-            raise ValueError("cached decoding does not support residual_attention_scores=True; decode with "
-                             "AutoRegressiveDecoder over the full model instead")
+            raise ValueError(
+                "cached decoding does not support residual_attention_scores=True; decode with "
+                "AutoRegressiveDecoder over the full model instead"
+            )
         self.model = model
         self.unilm = unilm
         if hasattr(model, "cached_call"):
             self.forward = model.cached_call
-        elif model.prefixed("MLM-Bias") in model.layers and model.prefixed(
-                "Transformer-0-MultiHeadSelfAttention") in model.layers:
+        elif (
+            model.prefixed("MLM-Bias") in model.layers
+            and model.prefixed("Transformer-0-MultiHeadSelfAttention") in model.layers
+        ):
             self.forward = lambda *args, **kwargs: bert_cached_call(model, *args, **kwargs)
         else:
             raise ValueError(
                 f"{type(model).__name__} has no cached decoding path: use a GPT/GPT-2/GPT2_ML/T5 model "
-                "or a BERT-family model built with with_mlm=True and application='lm'/'unilm'")
+                "or a BERT-family model built with with_mlm=True and application='lm'/'unilm'"
+            )
         self.max_position = getattr(model, "max_position", None)
         self.variables = model.model.variables
 
@@ -118,17 +124,22 @@ class CausalDecoder:
         batch, prompt_len = prompt_ids.shape
         valid = ops.cast(prompt_valid, "bool")
         key_valid = ops.concatenate(
-            [valid, ops.ones((batch, total_length - prompt_len), dtype="bool")], axis=1)  # (B, L)
+            [valid, ops.ones((batch, total_length - prompt_len), dtype="bool")], axis=1
+        )  # (B, L)
         positions = ops.maximum(ops.cumsum(ops.cast(valid, "int32"), axis=1) - 1, 0)
         q = ops.arange(prompt_len)[:, None]
         k = ops.arange(total_length)[None, :]
         visible = (k < prompt_len) if self.unilm else (k <= q)  # (P, L)
         bias = _bias(ops.logical_and(key_valid[:, None, :], visible[None]))
         segments = ops.zeros_like(prompt_ids) if segment_ids is None else ops.cast(segment_ids, "int32")
-        logits, caches = self.forward(prompt_ids, positions, bias, self.init_caches(batch, total_length),
-                                      0, segment_ids=segments)
-        state = {"caches": caches, "key_valid": key_valid,
-                 "next_position": ops.sum(ops.cast(valid, "int32"), axis=1)}
+        logits, caches = self.forward(
+            prompt_ids, positions, bias, self.init_caches(batch, total_length), 0, segment_ids=segments
+        )
+        state = {
+            "caches": caches,
+            "key_valid": key_valid,
+            "next_position": ops.sum(ops.cast(valid, "int32"), axis=1),
+        }
         if segment_ids is not None:
             state["next_segment"] = segments[:, -1]
         return logits[:, -1], state
@@ -143,8 +154,9 @@ class CausalDecoder:
             segments = state["next_segment"][:, None]
         else:
             segments = ops.ones_like(token_ids[:, None]) if self.unilm else ops.zeros_like(token_ids[:, None])
-        logits, caches = self.forward(token_ids[:, None], positions, bias, state["caches"], cache_index,
-                                      segment_ids=segments)
+        logits, caches = self.forward(
+            token_ids[:, None], positions, bias, state["caches"], cache_index, segment_ids=segments
+        )
         state = {**state, "caches": caches, "next_position": state["next_position"] + 1}
         return logits[:, -1], state
 
@@ -163,7 +175,8 @@ class CausalDecoder:
         if self.max_position is not None and prompt_len + max_new_tokens > self.max_position:
             raise ValueError(
                 f"prompt length {prompt_len} + max_new_tokens {max_new_tokens} exceeds the model's "
-                f"position table ({self.max_position} positions)")
+                f"position table ({self.max_position} positions)"
+            )
 
 
 def decoder_for(model):
@@ -223,6 +236,11 @@ class Seq2SeqDecoder:
         visible = ops.arange(length)[None, None, None, :] <= cache_index
         self_bias = ops.where(visible, 0.0, NEG_INF)  # (1, 1, 1, L)
         logits, caches = self.model.cached_decoder_call(
-            token_ids[:, None], cache_index, self_bias, state["caches"], state["cross_caches"],
-            state["cross_bias"])
+            token_ids[:, None],
+            cache_index,
+            self_bias,
+            state["caches"],
+            state["cross_caches"],
+            state["cross_bias"],
+        )
         return logits[:, -1], {**state, "caches": caches}

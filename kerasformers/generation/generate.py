@@ -9,6 +9,7 @@ Beam search follows the algorithm of HuggingFace `transformers` 5.x exactly: 2·
 candidates per step, finished hypotheses scored by sum_logprob / length**length_penalty,
 and its early-stop heuristic, so token sequences match `model.generate(num_beams=K)`.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -141,7 +142,9 @@ def _beam_body(decoder, config, offset, batch, beams, max_new, vocab, trie=None)
             idx = ops.expand_dims(idx, -1)
         return ops.take_along_axis(x, ops.broadcast_to(idx, idx.shape[:2] + x.shape[2:]), axis=1)
 
-    def body(t, run_seq, run_scores, fin_seq, fin_scores, is_fin, unsatisfied, done, logits, state, seen, node):
+    def body(
+        t, run_seq, run_scores, fin_seq, fin_scores, is_fin, unsatisfied, done, logits, state, seen, node
+    ):
         logits = ops.cast(logits, "float32")
         log_probs = ops.log_softmax(logits, axis=-1)
         if config["repetition_penalty"] != 1:
@@ -159,8 +162,9 @@ def _beam_body(decoder, config, offset, batch, beams, max_new, vocab, trie=None)
         hits = ops.logical_or(_stop_mask(tokens, config["stop_ids"]), t + 1 >= max_new)  # (B, 2K)
         if trie is not None:
             parent_nodes = gather(ops.reshape(node, (batch, beams)), source)
-            nodes = ops.reshape(trie.advance(ops.reshape(parent_nodes, (-1,)), ops.reshape(tokens, (-1,))),
-                                (batch, 2 * beams))
+            nodes = ops.reshape(
+                trie.advance(ops.reshape(parent_nodes, (-1,)), ops.reshape(tokens, (-1,))), (batch, 2 * beams)
+            )
             if not config["stop_ids"]:
                 hits = ops.logical_or(hits, ops.reshape(trie.is_leaf(ops.reshape(nodes, (-1,))), nodes.shape))
 
@@ -174,7 +178,7 @@ def _beam_body(decoder, config, offset, batch, beams, max_new, vocab, trie=None)
 
         # finished hypotheses: merge the newly stopped among the K best with the old ones
         length = ops.cast(t + 1, "float32")
-        scores = top_scores / length ** lp
+        scores = top_scores / length**lp
         newly = ops.logical_and(hits, top_mask[None, :])
         full = ops.logical_and(ops.all(is_fin, axis=1, keepdims=True), early is True)
         scores = scores + ops.cast(full, "float32") * BEAM_NEG
@@ -201,16 +205,47 @@ def _beam_body(decoder, config, offset, batch, beams, max_new, vocab, trie=None)
         if early is True:
             done = ops.logical_or(done, ops.all(is_fin))
         done = ops.logical_or(done, ops.all(hits))
-        return t, run_seq, run_scores, fin_seq, fin_scores, is_fin, unsatisfied, done, logits, state, seen, node
+        return (
+            t,
+            run_seq,
+            run_scores,
+            fin_seq,
+            fin_scores,
+            is_fin,
+            unsatisfied,
+            done,
+            logits,
+            state,
+            seen,
+            node,
+        )
 
     return body
 
 
 # ---------------------------------------------------------------------- entry point
-def generate(model, inputs, max_new_tokens=32, min_new_tokens=0, num_beams=1, do_sample=False,
-             temperature=1.0, top_k=None, top_p=None, repetition_penalty=1.0, length_penalty=1.0,
-             early_stopping=False, stop_ids=None, pad_id=0, seed=None, stream=False, stop_strings=None,
-             allowed_sequences=None, tokenizer=None, segment_ids=None):
+def generate(
+    model,
+    inputs,
+    max_new_tokens=32,
+    min_new_tokens=0,
+    num_beams=1,
+    do_sample=False,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    repetition_penalty=1.0,
+    length_penalty=1.0,
+    early_stopping=False,
+    stop_ids=None,
+    pad_id=0,
+    seed=None,
+    stream=False,
+    stop_strings=None,
+    allowed_sequences=None,
+    tokenizer=None,
+    segment_ids=None,
+):
     """Generate continuations with a KV cache.
 
     model: a built kerasformers model object (`build_transformer_model(...,
@@ -237,8 +272,17 @@ def generate(model, inputs, max_new_tokens=32, min_new_tokens=0, num_beams=1, do
     after each row's end.
     """
     stop_ids = [] if stop_ids is None else [int(i) for i in np.atleast_1d(stop_ids)]
-    _check(inputs, max_new_tokens, min_new_tokens, num_beams, do_sample, temperature=temperature,
-           top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty)
+    _check(
+        inputs,
+        max_new_tokens,
+        min_new_tokens,
+        num_beams,
+        do_sample,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+    )
     if stream and num_beams > 1:
         raise ValueError("stream=True works with greedy decoding or sampling, not beam search")
     encode, decode = text_codec(tokenizer)
@@ -247,12 +291,22 @@ def generate(model, inputs, max_new_tokens=32, min_new_tokens=0, num_beams=1, do
     if allowed_sequences is not None:
         trie = SequenceTrie(allowed_sequences, encode, vocab_size=getattr(model, "vocab_size", None))
         _check_trie(trie, stop_ids, max_new_tokens, min_new_tokens)
-    config = {"max_new_tokens": int(max_new_tokens), "min_new_tokens": int(min_new_tokens),
-              "do_sample": bool(do_sample), "temperature": float(temperature), "top_k": top_k, "top_p": top_p,
-              "repetition_penalty": float(repetition_penalty), "length_penalty": float(length_penalty),
-              "early_stopping": early_stopping, "stop_ids": tuple(stop_ids), "pad_id": int(pad_id),
-              "num_beams": int(num_beams), "trie": None if trie is None else trie.key,
-              "segments": segment_ids is not None}
+    config = {
+        "max_new_tokens": int(max_new_tokens),
+        "min_new_tokens": int(min_new_tokens),
+        "do_sample": bool(do_sample),
+        "temperature": float(temperature),
+        "top_k": top_k,
+        "top_p": top_p,
+        "repetition_penalty": float(repetition_penalty),
+        "length_penalty": float(length_penalty),
+        "early_stopping": early_stopping,
+        "stop_ids": tuple(stop_ids),
+        "pad_id": int(pad_id),
+        "num_beams": int(num_beams),
+        "trie": None if trie is None else trie.key,
+        "segments": segment_ids is not None,
+    }
     decoder = decoder_for(model)
     ids, valid = decoder.prepare_inputs(inputs, pad_id)
     args = (ids, valid) + _segments(decoder, segment_ids, valid)
@@ -289,8 +343,9 @@ def generate_text(model, prompts, tokenizer, stream=False, **options):
     if stream:
         if len(prompts) != 1:
             raise ValueError(f"stream=True streams one prompt, got {len(prompts)}")
-        return _stream_text(generate(model, prompts, tokenizer=tokenizer, stream=True, **options),
-                            decode, stops, stop_ids)
+        return _stream_text(
+            generate(model, prompts, tokenizer=tokenizer, stream=True, **options), decode, stops, stop_ids
+        )
     out = generate(model, prompts, tokenizer=tokenizer, **options)
     out, lengths = _ends(out, stop_ids, stops, None, options.get("pad_id", 0))
     texts = []
@@ -312,15 +367,15 @@ def _stream_text(steps, decode, stops, stop_ids):
         if stops is not None and stops.find(text) is not None:
             text = stops.cut(text)
             if text.startswith(emitted) and len(text) > len(emitted):
-                yield text[len(emitted):]
+                yield text[len(emitted) :]
             return
         ready = text[: len(text) - (stops.pending(text) if stops is not None else 0)]
         if ready.startswith(emitted) and len(ready) > len(emitted):
-            yield ready[len(emitted):]
+            yield ready[len(emitted) :]
             emitted = ready
     text = decode(ids)
     if text.startswith(emitted) and len(text) > len(emitted):
-        yield text[len(emitted):]
+        yield text[len(emitted) :]
 
 
 def _ends(out, stop_ids, stops, trie, pad_id):
@@ -343,12 +398,15 @@ def _check_trie(trie, stop_ids, max_new_tokens, min_new_tokens):
     if min_new_tokens:
         raise ValueError("min_new_tokens cannot be combined with allowed_sequences (their lengths are fixed)")
     if not stop_ids and trie.has_inner_ends():
-        raise ValueError("some allowed sequences are prefixes of others: pass stop_ids so the shorter ones "
-                         "can end")
+        raise ValueError(
+            "some allowed sequences are prefixes of others: pass stop_ids so the shorter ones can end"
+        )
     needed = trie.longest + (1 if stop_ids else 0)
     if int(max_new_tokens) < needed:
-        raise ValueError(f"max_new_tokens={max_new_tokens} is too short for the longest allowed sequence "
-                         f"({trie.longest} tokens{' + a stop id' if stop_ids else ''}): use at least {needed}")
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} is too short for the longest allowed sequence "
+            f"({trie.longest} tokens{' + a stop id' if stop_ids else ''}): use at least {needed}"
+        )
 
 
 def _segments(decoder, segment_ids, valid):
@@ -356,8 +414,10 @@ def _segments(decoder, segment_ids, valid):
     if segment_ids is None:
         return ()
     if not hasattr(decoder, "unilm") or getattr(decoder.model, "segment_vocab_size", 0) == 0:
-        raise ValueError("segment_ids need a decoder-only model with segment embeddings (e.g. GPT built with "
-                         "segment_vocab_size > 0, as CDial-GPT)")
+        raise ValueError(
+            "segment_ids need a decoder-only model with segment embeddings (e.g. GPT built with "
+            "segment_vocab_size > 0, as CDial-GPT)"
+        )
     segments, segment_valid = left_pad(segment_ids, 0)
     if segments.shape != valid.shape or not np.array_equal(segment_valid, valid):
         raise ValueError("segment_ids must have one id per prompt token (same lengths as the prompts)")
@@ -373,8 +433,9 @@ def _prefill(decoder, config, ids, valid, segments=None):
     seen = ops.zeros((ids.shape[0], 1), dtype="bool")  # a placeholder unless penalising repeats
     if config["repetition_penalty"] != 1:
         tokens, token_valid = decoder.context_tokens(ids, valid)
-        seen = sampling.mark_seen(ops.zeros((ids.shape[0], logits.shape[-1]), dtype="bool"),
-                                  tokens, token_valid)
+        seen = sampling.mark_seen(
+            ops.zeros((ids.shape[0], logits.shape[-1]), dtype="bool"), tokens, token_valid
+        )
     return logits, state, decoder.first_step_index(ids.shape[1]), seen
 
 
@@ -412,8 +473,20 @@ def _beam_search(decoder, config, trie, ids, valid, segments=None):
     def cond(t, *rest):
         return ops.logical_and(t < max_new, ops.logical_not(rest[6]))
 
-    loop = (ops.convert_to_tensor(0, "int32"), run_seq, ops.cast(run_scores, "float32"), fin_seq, fin_scores,
-            is_fin, unsatisfied, ops.convert_to_tensor(False), logits, state, seen, node)
+    loop = (
+        ops.convert_to_tensor(0, "int32"),
+        run_seq,
+        ops.cast(run_scores, "float32"),
+        fin_seq,
+        fin_scores,
+        is_fin,
+        unsatisfied,
+        ops.convert_to_tensor(False),
+        logits,
+        state,
+        seen,
+        node,
+    )
     return ops.while_loop(cond, body, loop)[3][:, 0]
 
 
@@ -436,7 +509,8 @@ def _stepwise(decoder, runner, key, config, args, seed, trie, stops):
     t = ops.convert_to_tensor(0, "int32")
     for step in range(max_new):
         t, out, finished, logits, state, seen, seed_state, node = runner(
-            ("stream-step",) + key, body, t, out, finished, logits, state, seen, seed_state, node)
+            ("stream-step",) + key, body, t, out, finished, logits, state, seen, seed_state, node
+        )
         tokens, done = ops.convert_to_numpy(out), ops.convert_to_numpy(finished)
         if stops is not None:
             done = done | stops.ends(tokens[:, : step + 1], done)

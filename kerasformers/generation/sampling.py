@@ -4,6 +4,7 @@ Every function maps logits of shape (batch, vocab) to logits of the same shape, 
 compose and trace inside a compiled loop on every backend. Tokens that must not be chosen
 get `NEG_INF`, a large finite negative number: it survives softmax/log-softmax without NaNs.
 """
+
 from keras import ops
 
 from ..numerics import NEG_INF

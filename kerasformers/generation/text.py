@@ -4,6 +4,7 @@ Stop strings are checked on decoded text, not on token ids, so a stop string tha
 tokens (or sits inside one token) is still found. A row stops at the first step whose decoded
 text contains a stop string; the returned text is cut just before it.
 """
+
 import numpy as np
 
 
@@ -18,8 +19,10 @@ def text_codec(tokenizer):
     if isinstance(tokenizer, (tuple, list)) and len(tokenizer) == 2 and all(map(callable, tokenizer)):
         return tokenizer
     if not (callable(getattr(tokenizer, "encode", None)) and callable(getattr(tokenizer, "decode", None))):
-        raise TypeError(f"tokenizer must have encode() and decode() or be an (encode, decode) pair, "
-                        f"got {type(tokenizer).__name__}")
+        raise TypeError(
+            f"tokenizer must have encode() and decode() or be an (encode, decode) pair, "
+            f"got {type(tokenizer).__name__}"
+        )
     specials = {getattr(tokenizer, name, None) for name in ("_token_start_id", "_token_end_id")} - {None}
 
     def encode(text):
@@ -45,8 +48,10 @@ class StopStrings:
         if not strings or not all(isinstance(s, str) and s for s in strings):
             raise ValueError(f"stop_strings must be a list of non-empty strings, got {strings!r:.60}")
         if decode is None:
-            raise ValueError("stop_strings need tokenizer= (a tokenizer or an (encode, decode) pair) to "
-                             "turn generated ids into text")
+            raise ValueError(
+                "stop_strings need tokenizer= (a tokenizer or an (encode, decode) pair) to "
+                "turn generated ids into text"
+            )
         self.strings, self.decode = strings, decode
 
     def find(self, text):
@@ -72,8 +77,10 @@ class StopStrings:
 
     def ends(self, generated, finished):
         """(B,) rows of `generated` (B, T) ids whose text now holds a stop string; finished rows skip."""
-        return np.array([not done and self.find(self.decode(row)) is not None
-                         for row, done in zip(generated, finished)], dtype=bool)
+        return np.array(
+            [not done and self.find(self.decode(row)) is not None for row, done in zip(generated, finished)],
+            dtype=bool,
+        )
 
     def cut_ids(self, generated, pad_id):
         """Pad each row after the token that completes its first stop string (used after beam

@@ -3,6 +3,7 @@
 Each model overrides ``compute_loss`` (and uses ``ops.stop_gradient`` where the objective needs it),
 so ``model.compile(optimizer); model.fit(x)`` trains it with Keras's own ``train_step``.
 """
+
 from .flows import AffineCoupling, Flow, FlowVAE, InvertibleLinear, ReversePermutation
 from .gan import OneLossGAN
 from .score import DenoisingScoreModel, geometric_noise_levels

@@ -5,6 +5,7 @@ undoes it. Steps: ``AffineCoupling`` (half the features shift and scale the othe
 ``InvertibleLinear`` (Glow's invertible 1x1 convolution: a learned dim x dim matrix mixing features)
 and ``ReversePermutation``.
 """
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -28,13 +29,13 @@ class AffineCoupling(layers.Layer):
         return shift, ops.tanh(raw_scale)
 
     def call(self, x):
-        x1, x2 = x[:, : self.split], x[:, self.split:]
+        x1, x2 = x[:, : self.split], x[:, self.split :]
         shift, log_scale = self._shift_log_scale(x1)
         y = ops.concatenate([x1, x2 * ops.exp(log_scale) + shift], axis=-1)
         return y, ops.sum(log_scale, axis=-1)
 
     def inverse(self, y):
-        y1, y2 = y[:, : self.split], y[:, self.split:]
+        y1, y2 = y[:, : self.split], y[:, self.split :]
         shift, log_scale = self._shift_log_scale(y1)
         return ops.concatenate([y1, (y2 - shift) * ops.exp(-log_scale)], axis=-1)
 
@@ -46,7 +47,8 @@ class InvertibleLinear(layers.Layer):
         super().__init__(**kwargs)
         self.dim = dim
         self.kernel = self.add_weight(
-            shape=(dim, dim), initializer=keras.initializers.Orthogonal(seed=seed), name="kernel")
+            shape=(dim, dim), initializer=keras.initializers.Orthogonal(seed=seed), name="kernel"
+        )
 
     def call(self, x):
         _, log_abs_det = ops.slogdet(self.kernel)
@@ -75,8 +77,11 @@ class Flow(layers.Layer):
             raise ValueError(f"Flow: mixing must be 'linear' or 'permutation', got {mixing!r}")
         self.steps = []
         for index in range(num_steps):
-            self.steps.append(InvertibleLinear(dim, seed=None if seed is None else seed + index)
-                              if mixing == "linear" else ReversePermutation())
+            self.steps.append(
+                InvertibleLinear(dim, seed=None if seed is None else seed + index)
+                if mixing == "linear"
+                else ReversePermutation()
+            )
             self.steps.append(AffineCoupling(dim, hidden))
 
     def call(self, x):
@@ -113,8 +118,13 @@ class FlowVAE(VAE):
         noise = self.sample_noise(mean) if training else ops.zeros_like(mean)
         z, log_det = self.flow(mean + ops.exp(0.5 * log_var) * noise)
         log_q = standard_normal_log_density(noise) - 0.5 * ops.sum(log_var, axis=-1) - log_det
-        return {"reconstruction": self.decoder(z), "mean": mean, "log_var": log_var, "z": z,
-                "kl": log_q - standard_normal_log_density(z)}
+        return {
+            "reconstruction": self.decoder(z),
+            "mean": mean,
+            "log_var": log_var,
+            "z": z,
+            "kl": log_q - standard_normal_log_density(z),
+        }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not training:
@@ -130,8 +140,8 @@ def brute_force_log_det(flow, x):
     x = np.asarray(x, dtype="float32")
     results = []
     for row in x:
-        jacobian = np.stack([
-            value_and_gradients(lambda v, i=i: flow(v[None])[0][0, i], [row])[1][0] for i in range(len(row))
-        ])
+        jacobian = np.stack(
+            [value_and_gradients(lambda v, i=i: flow(v[None])[0][0, i], [row])[1][0] for i in range(len(row))]
+        )
         results.append(np.linalg.slogdet(jacobian.astype(np.float64))[1])
     return np.array(results)

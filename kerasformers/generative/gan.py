@@ -10,6 +10,7 @@ One loss gives every parameter exactly its own gradient (f = G(z), sg = stop_gra
 The two D(·) of the cancelling pair see the same values, so their θ_D gradients are equal and cancel;
 only D(f) depends on θ_G. Both networks then update at once from Keras's own ``train_step``.
 """
+
 import keras
 from keras import ops
 

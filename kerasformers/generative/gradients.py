@@ -3,6 +3,7 @@
 Training never needs this (Keras's own ``train_step`` differentiates ``compute_loss``); tests and
 experiments use it to look at the gradients a loss actually produces.
 """
+
 import keras
 import numpy as np
 from keras import ops

@@ -1,4 +1,5 @@
 """Small matplotlib (Agg) helpers the experiments use to write their pictures."""
+
 import os
 
 import numpy as np
@@ -24,8 +25,14 @@ def save_image_grid(images, path, columns=10, title=None, row_labels=None):
         if index < len(images):
             axis.imshow(images[index], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         if row_labels is not None and index % columns == 0 and index // columns < len(row_labels):
-            axis.text(-1.5, images.shape[1] / 2, str(row_labels[index // columns]), ha="right", va="center",
-                      fontsize=7)
+            axis.text(
+                -1.5,
+                images.shape[1] / 2,
+                str(row_labels[index // columns]),
+                ha="right",
+                va="center",
+                fontsize=7,
+            )
     if title:
         figure.suptitle(title, fontsize=9)
     return _save(figure, path, plt)

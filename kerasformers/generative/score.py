@@ -10,6 +10,7 @@ The network predicts the noise, r(x̃, σ) = x̃ - σ · net([x̃ / √(σ² + s
 levels, which decide how much mass each mode receives, were fitted poorly and the sampled mode
 masses varied by ±0.15 from seed to seed.
 """
+
 import keras
 import numpy as np
 from keras import ops

@@ -3,6 +3,7 @@
 Both override ``compute_loss`` only, so Keras's own ``train_step`` trains them on JAX, PyTorch and
 TensorFlow alike: ``model.compile(optimizer); model.fit(x)`` (no targets, the input is the target).
 """
+
 import keras
 from keras import ops
 
@@ -69,8 +70,9 @@ class VAE(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         mean, log_var = y_pred["mean"], y_pred["log_var"]
         if not training:  # evaluate: a fresh sample, like training, so the numbers compare
-            y_pred = dict(y_pred, reconstruction=self.decoder(
-                mean + ops.exp(0.5 * log_var) * self.sample_noise(mean)))
+            y_pred = dict(
+                y_pred, reconstruction=self.decoder(mean + ops.exp(0.5 * log_var) * self.sample_noise(mean))
+            )
         reconstruction = reconstruction_loss(x, y_pred["reconstruction"], self.reconstruction)
         return ops.mean(reconstruction + self.kl_weight * gaussian_kl(mean, log_var))
 
@@ -95,13 +97,19 @@ class ClusteringVAE(VAE):
         self.classifier = classifier
         self.num_clusters, self.latent_dim, self.category_weight = num_clusters, latent_dim, category_weight
         self.cluster_means = self.add_weight(
-            shape=(num_clusters, latent_dim), initializer="random_normal", name="cluster_means")
+            shape=(num_clusters, latent_dim), initializer="random_normal", name="cluster_means"
+        )
 
     def call(self, x, training=False):
         mean, log_var = self.encode(x)
         z = mean + ops.exp(0.5 * log_var) * self.sample_noise(mean)  # the mixture terms need a sampled z
-        return {"reconstruction": self.decoder(z), "mean": mean, "log_var": log_var, "z": z,
-                "cluster_probs": ops.softmax(self.classifier(z))}
+        return {
+            "reconstruction": self.decoder(z),
+            "mean": mean,
+            "log_var": log_var,
+            "z": z,
+            "cluster_probs": ops.softmax(self.classifier(z)),
+        }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         z, probs, log_var = y_pred["z"], y_pred["cluster_probs"], y_pred["log_var"]
@@ -109,7 +117,9 @@ class ClusteringVAE(VAE):
         squared_to_means = ops.sum(ops.square(z[:, None, :] - self.cluster_means[None]), axis=-1)
         gaussian_term = ops.sum(probs * 0.5 * squared_to_means, axis=-1) - 0.5 * ops.sum(log_var, axis=-1)
         category_term = ops.sum(probs * ops.log(probs + 1e-8), axis=-1)
-        return ops.mean(reconstruction + self.kl_weight * gaussian_term + self.category_weight * category_term)
+        return ops.mean(
+            reconstruction + self.kl_weight * gaussian_term + self.category_weight * category_term
+        )
 
     def predict_clusters(self, x, batch_size=256):
         """Hard cluster index per sample: argmax of q(y | z = posterior mean)."""

@@ -5,6 +5,7 @@ gradient with respect to the encoder output z_e is the identity. The loss adds
 ``||sg(z_e) - z_q||²`` (moves the codebook) and ``beta * ||z_e - sg(z_q)||²`` (commitment).
 ``CodePrior`` is a small causal Transformer over the flattened code grid, so the model can generate.
 """
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -17,14 +18,18 @@ class VectorQuantizer(layers.Layer):
         super().__init__(**kwargs)
         self.num_codes, self.code_dim = num_codes, code_dim
         self.codebook = self.add_weight(
-            shape=(num_codes, code_dim), name="codebook",
-            initializer=keras.initializers.RandomUniform(-1.0 / num_codes, 1.0 / num_codes))
+            shape=(num_codes, code_dim),
+            name="codebook",
+            initializer=keras.initializers.RandomUniform(-1.0 / num_codes, 1.0 / num_codes),
+        )
 
     def code_indices(self, z_e):
         flat = ops.reshape(z_e, (-1, self.code_dim))
-        distances = (ops.sum(ops.square(flat), axis=-1, keepdims=True)
-                     - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
-                     + ops.sum(ops.square(self.codebook), axis=-1)[None, :])
+        distances = (
+            ops.sum(ops.square(flat), axis=-1, keepdims=True)
+            - 2.0 * ops.matmul(flat, ops.transpose(self.codebook))
+            + ops.sum(ops.square(self.codebook), axis=-1)[None, :]
+        )
         return ops.reshape(ops.argmin(distances, axis=-1), ops.shape(z_e)[:-1])
 
     def lookup(self, indices):
@@ -83,8 +88,9 @@ class VQVAE(keras.Model):
     def revive_dead_codes(self, x, seed=0):
         """Move every code no sample of ``x`` uses onto a random encoder output; returns how many."""
         z_e = self.encoder.predict(x, verbose=0).reshape(-1, self.quantizer.code_dim)
-        counts, _, _ = codebook_usage(self.quantizer.code_indices(ops.convert_to_tensor(z_e)),
-                                      self.quantizer.num_codes)
+        counts, _, _ = codebook_usage(
+            self.quantizer.code_indices(ops.convert_to_tensor(z_e)), self.quantizer.num_codes
+        )
         dead = np.flatnonzero(counts == 0)
         if len(dead):
             rng = np.random.default_rng(seed)
@@ -105,7 +111,9 @@ class CodebookMonitor(keras.callbacks.Callback):
         codes = self.model.encode_to_codes(self.x)
         _, perplexity, dead = codebook_usage(codes, self.model.quantizer.num_codes)
         revived = self.model.revive_dead_codes(self.x, seed=epoch) if self.revive and dead else 0
-        self.history.append({"epoch": epoch, "perplexity": perplexity, "dead_codes": dead, "revived": revived})
+        self.history.append(
+            {"epoch": epoch, "perplexity": perplexity, "dead_codes": dead, "revived": revived}
+        )
         if logs is not None:
             logs.update(perplexity=perplexity, dead_codes=dead)
 
@@ -122,8 +130,13 @@ class CodePrior(keras.Model):
         self.token_embedding = layers.Embedding(num_codes + 1, hidden)
         self.position_embedding = layers.Embedding(sequence_length, hidden)
         self.blocks = [
-            (layers.LayerNormalization(), layers.MultiHeadAttention(heads, hidden // heads),
-             layers.LayerNormalization(), layers.Dense(2 * hidden, activation="gelu"), layers.Dense(hidden))
+            (
+                layers.LayerNormalization(),
+                layers.MultiHeadAttention(heads, hidden // heads),
+                layers.LayerNormalization(),
+                layers.Dense(2 * hidden, activation="gelu"),
+                layers.Dense(hidden),
+            )
             for _ in range(num_layers)
         ]
         self.final_norm = layers.LayerNormalization()

@@ -1,4 +1,5 @@
 """Layers (bert4keras's ``bert4keras.layers`` names)."""
+
 from .activations import get_activation
 from .attention import MultiHeadAttention
 from .core import Add, BiasAdd, Scale, TakeToken
@@ -12,13 +13,13 @@ from .masks import CausalBias, PaddingBias, SumBiases, UniLMBias
 from .normalization import LayerNormalization
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 from .positions import (
-                        BatchConcat,
-                        BatchSplit,
-                        Concatenate1D,
-                        Layer,
-                        ScaleOffset,
-                        SinusoidalPositionEmbedding,
-                        integerize_shape,
+    BatchConcat,
+    BatchSplit,
+    Concatenate1D,
+    Layer,
+    ScaleOffset,
+    SinusoidalPositionEmbedding,
+    integerize_shape,
 )
 from .rotary import apply_rotary, sinusoidal_embeddings
 from .sparse_attention import AtrousSelfAttention, LocalSelfAttention, SparseSelfAttention

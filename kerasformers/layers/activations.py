@@ -1,4 +1,5 @@
 """Activation names as they appear in Google, bert4keras and HuggingFace configs."""
+
 import keras
 from keras import ops
 

@@ -2,6 +2,7 @@
 
 Shapes: B batch, T query length, S key length, N heads, H head size, K key size.
 """
+
 import keras
 from keras import ops
 
@@ -27,9 +28,19 @@ class MultiHeadAttention(keras.layers.Layer):
     no score-level feature (relative values, dropout, residual scores) is needed.
     """
 
-    def __init__(self, heads, head_size, out_dim=None, key_size=None, use_bias=True,
-                 attention_scale=True, attention_dropout=0.0, kernel_initializer="glorot_uniform",
-                 quantized_sublayers=None, **kwargs):
+    def __init__(
+        self,
+        heads,
+        head_size,
+        out_dim=None,
+        key_size=None,
+        use_bias=True,
+        attention_scale=True,
+        attention_dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        quantized_sublayers=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._sublayer_policies = quantized_sublayers or {}
         self.heads = heads
@@ -56,21 +67,36 @@ class MultiHeadAttention(keras.layers.Layer):
         self.q_dense.build(q_shape)
         self.k_dense.build(k_shape)
         self.v_dense.build(v_shape)
-        self.o_dense = self._dense(self.out_dim or q_shape[-1], "o_dense", use_bias=self.use_bias,
-                                   kernel_initializer=self.kernel_initializer)
+        self.o_dense = self._dense(
+            self.out_dim or q_shape[-1],
+            "o_dense",
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+        )
         self.o_dense.build(tuple(q_shape[:-1]) + (self.heads * self.head_size,))
 
     def _dense(self, units, name, **options):
         """A projection; int8 already if this layer was saved after ``Model.quantize``."""
-        return keras.layers.Dense(units, name=name, dtype=sublayer_dtype(self._sublayer_policies, name),
-                                  **options)
+        return keras.layers.Dense(
+            units, name=name, dtype=sublayer_dtype(self._sublayer_policies, name), **options
+        )
 
     def _split_heads(self, x, size):
         shape = ops.shape(x)
         return ops.reshape(x, (shape[0], shape[1], self.heads, size))  # (B, L, N, size)
 
-    def call(self, inputs, attention_bias=None, position_bias=None, p_bias=None, cache=None,
-             cache_index=None, previous_scores=None, return_scores=False, training=None):
+    def call(
+        self,
+        inputs,
+        attention_bias=None,
+        position_bias=None,
+        p_bias=None,
+        cache=None,
+        cache_index=None,
+        previous_scores=None,
+        return_scores=False,
+        training=None,
+    ):
         q, k, v = inputs[:3]
         qw = self._split_heads(self.q_dense(q), self.key_size)
         if cache is not None and cache_index is None:  # precomputed keys/values
@@ -95,13 +121,18 @@ class MultiHeadAttention(keras.layers.Layer):
             attention_bias = ops.cast(attention_bias, qw.dtype)
 
         scale = 1.0 / float(self.key_size) ** 0.5 if self.attention_scale else 1.0
-        needs_scores = (p_bias == "typical_relative" or residual
-                        or (self.attention_dropout and training) or self.key_size != self.head_size
-                        or _fused_float16_unsupported(qw.dtype))
+        needs_scores = (
+            p_bias == "typical_relative"
+            or residual
+            or (self.attention_dropout and training)
+            or self.key_size != self.head_size
+            or _fused_float16_unsupported(qw.dtype)
+        )
         scores = None
         if needs_scores:
-            out, scores = self._attend(qw, kw, vw, attention_bias, position_bias, p_bias, scale,
-                                       previous_scores, training)
+            out, scores = self._attend(
+                qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores, training
+            )
         else:
             out = ops.dot_product_attention(qw, kw, vw, bias=attention_bias, scale=scale)
         out_shape = ops.shape(out)
@@ -109,8 +140,7 @@ class MultiHeadAttention(keras.layers.Layer):
         extras = [x for x in (new_cache, scores if return_scores else None) if x is not None]
         return (out, *extras) if extras else out
 
-    def _attend(self, qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores,
-                training):
+    def _attend(self, qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores, training):
         """Explicit softmax attention; returns (B, T, N, H) and this layer's own scaled scores.
 
         The returned scores leave out ``previous_scores`` and the bias, as bert4keras's RealFormer
@@ -136,22 +166,33 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, **kwargs):
         q = inputs[0]
-        out = keras.KerasTensor(tuple(q.shape[:-1]) + (self.out_dim or q.shape[-1],), dtype=self.compute_dtype)
+        out = keras.KerasTensor(
+            tuple(q.shape[:-1]) + (self.out_dim or q.shape[-1],), dtype=self.compute_dtype
+        )
         extras = []
         cache = kwargs.get("cache")
         if cache is not None and kwargs.get("cache_index") is not None:
             extras.append(keras.KerasTensor(cache.shape, dtype=cache.dtype))
         if kwargs.get("return_scores"):
             k_len = inputs[1].shape[1]
-            extras.append(keras.KerasTensor((q.shape[0], self.heads, q.shape[1], k_len), dtype=self.compute_dtype))
+            extras.append(
+                keras.KerasTensor((q.shape[0], self.heads, q.shape[1], k_len), dtype=self.compute_dtype)
+            )
         return (out, *extras) if extras else out
 
     def get_config(self):
-        return {**super().get_config(), "heads": self.heads, "head_size": self.head_size,
-                "out_dim": self.out_dim, "key_size": self.key_size, "use_bias": self.use_bias,
-                "attention_scale": self.attention_scale, "attention_dropout": self.attention_dropout,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False))}
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "head_size": self.head_size,
+            "out_dim": self.out_dim,
+            "key_size": self.key_size,
+            "use_bias": self.use_bias,
+            "attention_scale": self.attention_scale,
+            "attention_dropout": self.attention_dropout,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False)),
+        }
 
 
 def _fused_float16_unsupported(dtype):

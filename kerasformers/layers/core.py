@@ -1,4 +1,5 @@
 """Small building blocks used by the model templates."""
+
 import keras
 from keras import ops
 
@@ -79,8 +80,11 @@ def quantized_sublayer_policies(layers):
     A block that creates its ``Dense`` layers itself puts this in its config so that
     ``keras.saving.load_model`` rebuilds them int8 before their int8 weights are loaded.
     """
-    return {layer.name: keras.dtype_policies.serialize(layer.dtype_policy)
-            for layer in layers if layer.quantization_mode is not None}
+    return {
+        layer.name: keras.dtype_policies.serialize(layer.dtype_policy)
+        for layer in layers
+        if layer.quantization_mode is not None
+    }
 
 
 def sublayer_dtype(policies, name):

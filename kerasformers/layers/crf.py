@@ -14,6 +14,7 @@ followed by label j. Use the bound methods as Keras loss / metric:
 variable stores trans / m and ``trans`` multiplies back, so every gradient
 step on the variable moves ``trans`` m times as far (m^2 for plain SGD).
 """
+
 import keras
 from keras import ops
 

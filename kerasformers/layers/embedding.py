@@ -1,4 +1,5 @@
 """Token and learned position embeddings."""
+
 import keras
 from keras import ops
 
@@ -72,8 +73,16 @@ class PositionEmbedding(keras.layers.Layer):
     which equals E_i for i < n, so a pretrained table keeps its first n positions.
     """
 
-    def __init__(self, input_dim, output_dim, merge_mode="add", custom_position_ids=False,
-                 embeddings_initializer="zeros", hierarchical=None, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        merge_mode="add",
+        custom_position_ids=False,
+        embeddings_initializer="zeros",
+        hierarchical=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if merge_mode not in ("add", "mul", "zero"):
             raise ValueError(f"merge_mode must be 'add', 'mul' or 'zero', got {merge_mode!r}")
@@ -82,8 +91,12 @@ class PositionEmbedding(keras.layers.Layer):
         self.merge_mode = merge_mode
         self.custom_position_ids = custom_position_ids
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        if hierarchical is not None and hierarchical is not False and hierarchical is not True \
-                and not 0 < hierarchical < 1:
+        if (
+            hierarchical is not None
+            and hierarchical is not False
+            and hierarchical is not True
+            and not 0 < hierarchical < 1
+        ):
             raise ValueError(f"hierarchical must be True or an alpha in (0, 1), got {hierarchical!r}")
         self.hierarchical = hierarchical
         self.supports_masking = True
@@ -93,8 +106,10 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            name="embeddings", shape=(self.input_dim, self.output_dim),
-            initializer=self.embeddings_initializer)
+            name="embeddings",
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+        )
 
     def hierarchical_embeddings(self, position_ids):
         alpha = 0.4 if self.hierarchical is True else float(self.hierarchical)
@@ -131,6 +146,12 @@ class PositionEmbedding(keras.layers.Layer):
         return tuple(input_shape[:2]) + (self.output_dim,)
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "merge_mode": self.merge_mode, "custom_position_ids": self.custom_position_ids,
-                "hierarchical": self.hierarchical, "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "merge_mode": self.merge_mode,
+            "custom_position_ids": self.custom_position_ids,
+            "hierarchical": self.hierarchical,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+        }

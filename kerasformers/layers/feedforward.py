@@ -1,4 +1,5 @@
 """Position-wise feed-forward block, plain or gated (T5.1.1's gated-GELU)."""
+
 import keras
 
 from .activations import get_activation
@@ -13,8 +14,15 @@ class FeedForward(keras.layers.Layer):
     together (GLU family); a single activation is the classic two-layer FFN.
     """
 
-    def __init__(self, units, activation="relu", use_bias=True, kernel_initializer="glorot_uniform",
-                 quantized_sublayers=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="relu",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        quantized_sublayers=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._sublayer_policies = quantized_sublayers or {}
         self.units = units
@@ -23,18 +31,28 @@ class FeedForward(keras.layers.Layer):
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.input_denses = [
-            keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=self.kernel_initializer,
-                               name=f"i{i}_dense", dtype=sublayer_dtype(self._sublayer_policies, f"i{i}_dense"))
-            for i in range(len(self.activation))]
+            keras.layers.Dense(
+                units,
+                use_bias=use_bias,
+                kernel_initializer=self.kernel_initializer,
+                name=f"i{i}_dense",
+                dtype=sublayer_dtype(self._sublayer_policies, f"i{i}_dense"),
+            )
+            for i in range(len(self.activation))
+        ]
         self._activations = [get_activation(a) for a in self.activation]
         self.supports_masking = True
 
     def build(self, input_shape):
         for dense in self.input_denses:
             dense.build(input_shape)
-        self.o_dense = keras.layers.Dense(input_shape[-1], use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="o_dense",
-                                          dtype=sublayer_dtype(self._sublayer_policies, "o_dense"))
+        self.o_dense = keras.layers.Dense(
+            input_shape[-1],
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            name="o_dense",
+            dtype=sublayer_dtype(self._sublayer_policies, "o_dense"),
+        )
         self.o_dense.build(tuple(input_shape[:-1]) + (self.units,))
 
     def call(self, x):
@@ -48,7 +66,11 @@ class FeedForward(keras.layers.Layer):
 
     def get_config(self):
         activation = self.activation if len(self.activation) > 1 else self.activation[0]
-        return {**super().get_config(), "units": self.units, "activation": activation,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False))}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False)),
+        }

@@ -12,6 +12,7 @@ One GAU replaces an attention block AND a feed-forward block:
 (GAU-α: softmax(a · log n / log 512), n = number of real keys, at least 16), where n counts the
 non-padding keys given by ``key_mask``.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -33,14 +34,24 @@ class GatedAttentionUnit(keras.layers.Layer):
     Weights: q/k gamma (and beta when ``use_bias``), then ``i_dense``, then ``o_dense``.
     """
 
-    def __init__(self, units, key_size, activation="swish", use_bias=True, normalization="squared_relu",
-                 attention_scale=True, attention_dropout=0.0, kernel_initializer="glorot_uniform",
-                 **kwargs):
+    def __init__(
+        self,
+        units,
+        key_size,
+        activation="swish",
+        use_bias=True,
+        normalization="squared_relu",
+        attention_scale=True,
+        attention_dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.supports_masking = True  # output is aligned with the input sequence
         if normalization not in _NORMALIZATIONS:
-            raise ValueError(f"GatedAttentionUnit: normalization must be one of {_NORMALIZATIONS}, "
-                             f"got {normalization!r}")
+            raise ValueError(
+                f"GatedAttentionUnit: normalization must be one of {_NORMALIZATIONS}, got {normalization!r}"
+            )
         self.units = units
         self.key_size = key_size
         self.activation = activation
@@ -58,18 +69,23 @@ class GatedAttentionUnit(keras.layers.Layer):
         self.k_gamma = self.add_weight(name="k_gamma", shape=(self.key_size,), initializer="ones")
         if self.use_bias:
             self.k_beta = self.add_weight(name="k_beta", shape=(self.key_size,), initializer="zeros")
-        self.i_dense = keras.layers.Dense(2 * self.units + self.key_size, use_bias=self.use_bias,
-                                          activation=get_activation(self.activation),
-                                          kernel_initializer=self.kernel_initializer, name="i_dense")
+        self.i_dense = keras.layers.Dense(
+            2 * self.units + self.key_size,
+            use_bias=self.use_bias,
+            activation=get_activation(self.activation),
+            kernel_initializer=self.kernel_initializer,
+            name="i_dense",
+        )
         self.i_dense.build(input_shape)
-        self.o_dense = keras.layers.Dense(hidden, use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="o_dense")
+        self.o_dense = keras.layers.Dense(
+            hidden, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, name="o_dense"
+        )
         self.o_dense.build(tuple(input_shape[:-1]) + (self.units,))
         self.dropout = keras.layers.Dropout(self.attention_dropout)
 
     def call(self, x, attention_bias=None, position_bias=None, p_bias=None, key_mask=None, training=None):
         h = self.i_dense(x)
-        u, v, z = h[..., :self.units], h[..., self.units:2 * self.units], h[..., 2 * self.units:]
+        u, v, z = h[..., : self.units], h[..., self.units : 2 * self.units], h[..., 2 * self.units :]
         q, k = z * self.q_gamma, z * self.k_gamma
         if self.use_bias:
             q, k = q + self.q_beta, k + self.k_beta
@@ -111,8 +127,14 @@ class GatedAttentionUnit(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "key_size": self.key_size,
-                "activation": self.activation, "use_bias": self.use_bias,
-                "normalization": self.normalization, "attention_scale": self.attention_scale,
-                "attention_dropout": self.attention_dropout,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "key_size": self.key_size,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "normalization": self.normalization,
+            "attention_scale": self.attention_scale,
+            "attention_dropout": self.attention_dropout,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }

@@ -6,6 +6,7 @@ from the (T, T) score grid. Spans with m > n or touching padding get a huge
 negative score. Train with ``global_pointer_crossentropy`` (multilabel CE
 over the flattened grid); nested and overlapping entities come for free.
 """
+
 import keras
 from keras import ops
 
@@ -39,8 +40,16 @@ def _mask_grid(logits, mask, tril_mask):
 class GlobalPointer(keras.layers.Layer):
     """(B, T, D) → (B, heads, T, T) span scores; one head per entity type / relation."""
 
-    def __init__(self, heads, head_size, RoPE=True, use_bias=True, tril_mask=True,
-                 kernel_initializer="lecun_normal", **kwargs):
+    def __init__(
+        self,
+        heads,
+        head_size,
+        RoPE=True,
+        use_bias=True,
+        tril_mask=True,
+        kernel_initializer="lecun_normal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if head_size % 2 and RoPE:
             raise ValueError(f"GlobalPointer: head_size must be even for RoPE, got {head_size}")
@@ -55,8 +64,12 @@ class GlobalPointer(keras.layers.Layer):
 
     def _build_dense_layers(self):
         # Per head h, channels [2hd, 2hd + d) are q and [2hd + d, 2(h+1)d) are k.
-        self.dense = keras.layers.Dense(self.heads * self.head_size * 2, use_bias=self.use_bias,
-                                        kernel_initializer=self.kernel_initializer, name="dense")
+        self.dense = keras.layers.Dense(
+            self.heads * self.head_size * 2,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            name="dense",
+        )
 
     def build(self, input_shape):
         self.dense.build(input_shape)
@@ -100,10 +113,15 @@ class EfficientGlobalPointer(GlobalPointer):
     def _build_dense_layers(self):
         # p: interleaved (q, k) channels [q0, k0, q1, k1, ...];
         # q: interleaved per-head biases [end_0, start_0, end_1, start_1, ...].
-        self.p_dense = keras.layers.Dense(self.head_size * 2, use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="p_dense")
-        self.q_dense = keras.layers.Dense(self.heads * 2, use_bias=self.use_bias,
-                                          kernel_initializer=self.kernel_initializer, name="q_dense")
+        self.p_dense = keras.layers.Dense(
+            self.head_size * 2,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            name="p_dense",
+        )
+        self.q_dense = keras.layers.Dense(
+            self.heads * 2, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, name="q_dense"
+        )
 
     def build(self, input_shape):
         self.p_dense.build(input_shape)

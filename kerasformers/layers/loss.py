@@ -5,6 +5,7 @@ inputs, intermediate features, several heads). Subclass, implement
 ``compute_loss(inputs, mask)``, put the layer in the graph, then compile with
 ``loss=None`` and fit on inputs only.
 """
+
 import keras
 
 

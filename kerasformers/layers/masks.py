@@ -3,6 +3,7 @@
 An allowed pair gets 0, a forbidden pair a large negative number; biases from several
 sources are summed, so a pair forbidden by any of them stays forbidden.
 """
+
 import keras
 from keras import ops
 
@@ -77,6 +78,9 @@ class SumBiases(keras.layers.Layer):
         dims = []
         for axis in range(4):
             sizes = [s[axis] for s in input_shapes]
-            dims.append(None if None in sizes and all(x in (None, 1) for x in sizes) else max(
-                (x for x in sizes if x is not None), default=None))
+            dims.append(
+                None
+                if None in sizes and all(x in (None, 1) for x in sizes)
+                else max((x for x in sizes if x is not None), default=None)
+            )
         return tuple(dims)

@@ -1,4 +1,5 @@
 """Layer normalisation with bert4keras's conditional variant."""
+
 import keras
 from keras import ops
 
@@ -16,9 +17,19 @@ class LayerNormalization(keras.layers.Layer):
     zero-initialised dense layers, so an untrained condition leaves the layer unchanged.
     """
 
-    def __init__(self, center=True, scale=True, epsilon=1e-12, zero_mean=True, unit_variance=True,
-                 conditional=False, hidden_units=None, hidden_activation="linear",
-                 hidden_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        center=True,
+        scale=True,
+        epsilon=1e-12,
+        zero_mean=True,
+        unit_variance=True,
+        conditional=False,
+        hidden_units=None,
+        hidden_activation="linear",
+        hidden_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.center = center
         self.scale = scale
@@ -44,17 +55,23 @@ class LayerNormalization(keras.layers.Layer):
         if self.conditional:
             if self.hidden_units is not None:
                 self.hidden_dense = keras.layers.Dense(
-                    self.hidden_units, activation=get_activation(self.hidden_activation), use_bias=False,
-                    kernel_initializer=self.hidden_initializer, name="hidden_dense")
+                    self.hidden_units,
+                    activation=get_activation(self.hidden_activation),
+                    use_bias=False,
+                    kernel_initializer=self.hidden_initializer,
+                    name="hidden_dense",
+                )
                 self.hidden_dense.build(input_shape[1])
             cond_dim = self.hidden_units or input_shape[1][-1]
             if self.scale:
-                self.gamma_dense = keras.layers.Dense(dim, use_bias=False, kernel_initializer="zeros",
-                                                      name="gamma_dense")
+                self.gamma_dense = keras.layers.Dense(
+                    dim, use_bias=False, kernel_initializer="zeros", name="gamma_dense"
+                )
                 self.gamma_dense.build(tuple(input_shape[1][:-1]) + (cond_dim,))
             if self.center:
-                self.beta_dense = keras.layers.Dense(dim, use_bias=False, kernel_initializer="zeros",
-                                                     name="beta_dense")
+                self.beta_dense = keras.layers.Dense(
+                    dim, use_bias=False, kernel_initializer="zeros", name="beta_dense"
+                )
                 self.beta_dense.build(tuple(input_shape[1][:-1]) + (cond_dim,))
 
     def call(self, inputs):
@@ -95,8 +112,15 @@ class LayerNormalization(keras.layers.Layer):
         return input_shape[0] if self.conditional else input_shape
 
     def get_config(self):
-        return {**super().get_config(), "center": self.center, "scale": self.scale, "epsilon": self.epsilon,
-                "zero_mean": self.zero_mean, "unit_variance": self.unit_variance,
-                "conditional": self.conditional, "hidden_units": self.hidden_units,
-                "hidden_activation": self.hidden_activation,
-                "hidden_initializer": keras.initializers.serialize(self.hidden_initializer)}
+        return {
+            **super().get_config(),
+            "center": self.center,
+            "scale": self.scale,
+            "epsilon": self.epsilon,
+            "zero_mean": self.zero_mean,
+            "unit_variance": self.unit_variance,
+            "conditional": self.conditional,
+            "hidden_units": self.hidden_units,
+            "hidden_activation": self.hidden_activation,
+            "hidden_initializer": keras.initializers.serialize(self.hidden_initializer),
+        }

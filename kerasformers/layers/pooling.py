@@ -1,4 +1,5 @@
 """Pooling over the sequence axis that ignores padding."""
+
 import keras
 from keras import ops
 

@@ -4,6 +4,7 @@ plus the ``Layer`` / ``integerize_shape`` names.
 
 Weights keep bert4keras's names (``gamma``, ``beta``) so checkpoints and patterns carry over.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -59,8 +60,12 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
         return tuple(input_shape[:2]) + (last,)
 
     def get_config(self):
-        return {**super().get_config(), "output_dim": self.output_dim, "merge_mode": self.merge_mode,
-                "custom_position_ids": self.custom_position_ids}
+        return {
+            **super().get_config(),
+            "output_dim": self.output_dim,
+            "merge_mode": self.merge_mode,
+            "custom_position_ids": self.custom_position_ids,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -73,8 +78,16 @@ class ScaleOffset(keras.layers.Layer):
     and beta, as in conditional LayerNorm.
     """
 
-    def __init__(self, scale=True, offset=True, conditional=False, hidden_units=None,
-                 hidden_activation="linear", hidden_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        scale=True,
+        offset=True,
+        conditional=False,
+        hidden_units=None,
+        hidden_activation="linear",
+        hidden_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.scale = scale
         self.offset = offset
@@ -93,18 +106,24 @@ class ScaleOffset(keras.layers.Layer):
             self.gamma = self.add_weight(name="gamma", shape=(dim,), initializer="ones")
         if self.conditional:
             if self.hidden_units is not None:
-                self.hidden_dense = keras.layers.Dense(self.hidden_units, activation=self.hidden_activation,
-                                                       use_bias=False, kernel_initializer=self.hidden_initializer,
-                                                       name="hidden_dense")
+                self.hidden_dense = keras.layers.Dense(
+                    self.hidden_units,
+                    activation=self.hidden_activation,
+                    use_bias=False,
+                    kernel_initializer=self.hidden_initializer,
+                    name="hidden_dense",
+                )
                 self.hidden_dense.build(condition_shape)
                 condition_shape = tuple(condition_shape[:-1]) + (self.hidden_units,)
             if self.offset is not False and self.offset is not None:
-                self.beta_dense = keras.layers.Dense(dim, use_bias=False, kernel_initializer="zeros",
-                                                     name="beta_dense")
+                self.beta_dense = keras.layers.Dense(
+                    dim, use_bias=False, kernel_initializer="zeros", name="beta_dense"
+                )
                 self.beta_dense.build(condition_shape)
             if self.scale is not False and self.scale is not None:
-                self.gamma_dense = keras.layers.Dense(dim, use_bias=False, kernel_initializer="zeros",
-                                                      name="gamma_dense")
+                self.gamma_dense = keras.layers.Dense(
+                    dim, use_bias=False, kernel_initializer="zeros", name="gamma_dense"
+                )
                 self.gamma_dense.build(condition_shape)
 
     def call(self, inputs):
@@ -130,10 +149,15 @@ class ScaleOffset(keras.layers.Layer):
         return input_shape[0] if self.conditional else input_shape
 
     def get_config(self):
-        return {**super().get_config(), "scale": self.scale, "offset": self.offset,
-                "conditional": self.conditional, "hidden_units": self.hidden_units,
-                "hidden_activation": keras.activations.serialize(self.hidden_activation),
-                "hidden_initializer": keras.initializers.serialize(self.hidden_initializer)}
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "offset": self.offset,
+            "conditional": self.conditional,
+            "hidden_units": self.hidden_units,
+            "hidden_activation": keras.activations.serialize(self.hidden_activation),
+            "hidden_initializer": keras.initializers.serialize(self.hidden_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")

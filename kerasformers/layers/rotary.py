@@ -5,6 +5,7 @@ head of size d, pair i is the two adjacent features (x[2i], x[2i+1]) rotated by 
 angle position * 10000^(-2i/d). Written without reshapes so it works on symbolic
 tensors whose batch or length is unknown.
 """
+
 import numpy as np
 from keras import ops
 
@@ -33,5 +34,7 @@ def apply_rotary(sinusoidal, x):
     cos = ops.repeat(sinusoidal[..., 1::2], 2, axis=-1)
     swap_pairs = np.arange(dim) ^ 1  # [1, 0, 3, 2, ...]
     signs = np.where(np.arange(dim) % 2 == 0, -1.0, 1.0).astype("float32")
-    rotated_half = ops.take(x, swap_pairs, axis=-1) * ops.cast(ops.convert_to_tensor(signs), x.dtype)  # [-x1, x0, -x3, x2, ...]
+    rotated_half = ops.take(x, swap_pairs, axis=-1) * ops.cast(
+        ops.convert_to_tensor(signs), x.dtype
+    )  # [-x1, x0, -x3, x2, ...]
     return x * cos + rotated_half * sin

@@ -18,6 +18,7 @@ All three take ``x`` of shape (batch, seq, hidden) and an optional padding ``mas
 (j ≤ i only). Projections follow ``MultiHeadAttention``: ``q_dense``, ``k_dense``, ``v_dense``,
 ``o_dense``.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -28,9 +29,19 @@ from ..numerics import NEG_INF
 class _ReshapedSelfAttention(keras.layers.Layer):
     """Shared projections, padding and masking; subclasses choose the block size and the pattern."""
 
-    def __init__(self, heads, head_size, out_dim=None, key_size=None, use_bias=True,
-                 attention_scale=True, attention_dropout=0.0, causal=False,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        heads,
+        head_size,
+        out_dim=None,
+        key_size=None,
+        use_bias=True,
+        attention_scale=True,
+        attention_dropout=0.0,
+        causal=False,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.heads = heads
         self.head_size = head_size
@@ -47,8 +58,12 @@ class _ReshapedSelfAttention(keras.layers.Layer):
         hidden = input_shape[-1]
         out_dim = self.out_dim or hidden
         dense = lambda units, name: keras.layers.Dense(  # noqa: E731
-            units, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
-            name=name, dtype=self.dtype_policy)
+            units,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            name=name,
+            dtype=self.dtype_policy,
+        )
         self.q_dense = dense(self.heads * self.key_size, "q_dense")
         self.k_dense = dense(self.heads * self.key_size, "k_dense")
         self.v_dense = dense(self.heads * self.head_size, "v_dense")
@@ -115,7 +130,9 @@ class _ReshapedSelfAttention(keras.layers.Layer):
             pattern &= offset != 0
         if self.causal:
             pattern &= offset <= 0
-        key_valid = self.neighbor_blocks(ops.cast(valid, "float32")[..., None, None], m, block)[..., 0, 0] > 0.5  # (b, m, 3B)
+        key_valid = (
+            self.neighbor_blocks(ops.cast(valid, "float32")[..., None, None], m, block)[..., 0, 0] > 0.5
+        )  # (b, m, 3B)
         allowed = ops.logical_and(key_valid[:, None, :, None, :], ops.convert_to_tensor(pattern))
         return scores, allowed
 
@@ -138,9 +155,14 @@ class _ReshapedSelfAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            heads=self.heads, head_size=self.head_size, out_dim=self.out_dim,
-            key_size=self.key_size, use_bias=self.use_bias, attention_scale=self.attention_scale,
-            attention_dropout=self.attention_dropout, causal=self.causal,
+            heads=self.heads,
+            head_size=self.head_size,
+            out_dim=self.out_dim,
+            key_size=self.key_size,
+            use_bias=self.use_bias,
+            attention_scale=self.attention_scale,
+            attention_dropout=self.attention_dropout,
+            causal=self.causal,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config
@@ -202,7 +224,9 @@ class SparseSelfAttention(_ReshapedSelfAttention):
     def __init__(self, heads, head_size, rate=2, **kwargs):
         super().__init__(heads, head_size, **kwargs)
         if rate < 2:
-            raise ValueError(f"SparseSelfAttention: rate must be >= 2 (rate 1 is dense attention), got {rate}")
+            raise ValueError(
+                f"SparseSelfAttention: rate must be >= 2 (rate 1 is dense attention), got {rate}"
+            )
         self.rate = rate
 
     @property
@@ -212,11 +236,16 @@ class SparseSelfAttention(_ReshapedSelfAttention):
     def attend(self, q, k, v, valid, m, training):
         r = self.rate
         a_scores, a_allowed = self.atrous_scores(q, k, valid, m, r)  # (b, h, m, r, m)
-        l_scores, l_allowed = self.local_scores(q, k, valid, m, r, r - 1, exclude_self=True)  # (b, h, m, r, 3r)
+        l_scores, l_allowed = self.local_scores(
+            q, k, valid, m, r, r - 1, exclude_self=True
+        )  # (b, h, m, r, 3r)
         a_allowed = ops.broadcast_to(a_allowed, ops.shape(a_scores))
         l_allowed = ops.broadcast_to(l_allowed, ops.shape(l_scores))
-        probs = self.normalise(ops.concatenate([a_scores, l_scores], axis=-1),
-                               ops.concatenate([a_allowed, l_allowed], axis=-1), training)
+        probs = self.normalise(
+            ops.concatenate([a_scores, l_scores], axis=-1),
+            ops.concatenate([a_allowed, l_allowed], axis=-1),
+            training,
+        )
         probs = ops.cast(probs, v.dtype)
         o = self.atrous_values(probs[..., :m], v, m, r) + self.local_values(probs[..., m:], v, m, r)
         return ops.reshape(o, (-1, m * r, self.heads, self.head_size))

@@ -2,6 +2,7 @@
 
 Importing a family module registers its model keys; a new family adds one import here.
 """
+
 from .albert import ALBERT, ALBERT_Unshared
 from .bert import BERT
 from .builder import build_transformer_model, read_config

@@ -6,6 +6,7 @@ same names in every iteration reuses the same layers. ``albert_unshared`` keeps 
 per-layer names and loads the shared checkpoint weights into every layer (for fine-tuning
 the layers apart).
 """
+
 from ..checkpoints.maps import albert as albert_names
 from .bert import BERT
 from .registry import register_model
@@ -16,13 +17,18 @@ _SHARED = "bert/encoder/transformer/group_0/inner_group_0/"
 def _shared_block_mapping():
     """TF1 names of the one shared block, keyed by the block's layer-name suffix."""
     return {
-        "MultiHeadSelfAttention": [_SHARED + f"attention_1/{part}/{kind}"
-                                   for part in ("self/query", "self/key", "self/value", "output/dense")
-                                   for kind in ("kernel", "bias")],
+        "MultiHeadSelfAttention": [
+            _SHARED + f"attention_1/{part}/{kind}"
+            for part in ("self/query", "self/key", "self/value", "output/dense")
+            for kind in ("kernel", "bias")
+        ],
         "MultiHeadSelfAttention-Norm": [_SHARED + "LayerNorm/gamma", _SHARED + "LayerNorm/beta"],
-        "FeedForward": [_SHARED + "ffn_1/intermediate/dense/kernel", _SHARED + "ffn_1/intermediate/dense/bias",
-                        _SHARED + "ffn_1/intermediate/output/dense/kernel",
-                        _SHARED + "ffn_1/intermediate/output/dense/bias"],
+        "FeedForward": [
+            _SHARED + "ffn_1/intermediate/dense/kernel",
+            _SHARED + "ffn_1/intermediate/dense/bias",
+            _SHARED + "ffn_1/intermediate/output/dense/kernel",
+            _SHARED + "ffn_1/intermediate/output/dense/bias",
+        ],
         "FeedForward-Norm": [_SHARED + "LayerNorm_1/gamma", _SHARED + "LayerNorm_1/beta"],
     }
 
@@ -45,8 +51,11 @@ class ALBERT_Unshared(BERT):
     def named_weights(self, mapping=None):
         """Export: the unshared layers are written as the (single) shared block of layer 0."""
         if mapping is None:
-            mapping = {name: names for name, names in self.variable_mapping().items()
-                       if not name.startswith("Transformer-") or name.startswith("Transformer-0-")}
+            mapping = {
+                name: names
+                for name, names in self.variable_mapping().items()
+                if not name.startswith("Transformer-") or name.startswith("Transformer-0-")
+            }
         return super().named_weights(mapping)
 
 

@@ -1,7 +1,9 @@
 """`build_transformer_model`: one call from a config (+ checkpoint) to a Keras model."""
+
 import json
 import os
 import warnings
+from typing import Any
 
 from .registry import get_model_class
 from .transformer import with_application
@@ -16,13 +18,37 @@ _RENAMES = {
 }
 # HuggingFace model types whose position table starts at pad_token_id + 1.
 _OFFSET_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "bart"}
-_HF_ONLY_KEYS = {"architectures", "model_type", "transformers_version", "torch_dtype", "dtype",
-                 "position_embedding_type", "use_cache", "classifier_dropout", "gradient_checkpointing",
-                 "initializer_range", "chunk_size_feed_forward", "is_decoder", "add_cross_attention",
-                 "tie_word_embeddings", "output_past", "directionality", "pooler_fc_size",
-                 "pooler_num_attention_heads", "pooler_num_fc_layers", "pooler_size_per_head",
-                 "pooler_type", "bos_token_id", "eos_token_id", "id2label", "label2id",
-                 "problem_type", "return_dict", "output_hidden_states", "output_attentions"}
+_HF_ONLY_KEYS = {
+    "architectures",
+    "model_type",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "position_embedding_type",
+    "use_cache",
+    "classifier_dropout",
+    "gradient_checkpointing",
+    "initializer_range",
+    "chunk_size_feed_forward",
+    "is_decoder",
+    "add_cross_attention",
+    "tie_word_embeddings",
+    "output_past",
+    "directionality",
+    "pooler_fc_size",
+    "pooler_num_attention_heads",
+    "pooler_num_fc_layers",
+    "pooler_size_per_head",
+    "pooler_type",
+    "bos_token_id",
+    "eos_token_id",
+    "id2label",
+    "label2id",
+    "problem_type",
+    "return_dict",
+    "output_hidden_states",
+    "output_attentions",
+}
 
 
 def read_config(config_path):
@@ -53,19 +79,58 @@ def normalize_config(raw):
 
 
 # Keys found in Google / HuggingFace / bert4keras config files that no model here uses: read silently.
-_KNOWN_UNUSED_KEYS = {"initializer_range", "directionality", "pooler_fc_size", "pooler_num_attention_heads",
-                      "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type", "inner_group_num",
-                      "num_hidden_groups", "net_structure_type", "gap_size", "num_memory_blocks",
-                      "down_scale_factor", "layers_to_keep", "use_relative_position", "n_ctx",
-                      "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels",
-                      "summary_first_dropout", "scale_attn_weights", "reorder_and_upcast_attn",
-                      "scale_attn_by_inverse_layer_idx", "task_specific_params", "is_encoder_decoder",
-                      "decoder_start_token_id", "n_positions", "embd_pdrop", "predict_special_tokens",
-                      "eos_token_id", "bos_token_id", "sep_token_id", "max_length",
-                      "layer_norm_type", "classifier_activation", "tokenizer_class", "vocab_file",
-                      "hidden_dropout", "attention_dropout", "relative_attention", "rotary_value",
-                      "dense_act_fn", "is_gated_act", "remat", "num_decoder_layers", "torchscript",
-                      "max_relative_positions", "classifier_dropout_prob", "summary_last_dropout"}
+_KNOWN_UNUSED_KEYS = {
+    "initializer_range",
+    "directionality",
+    "pooler_fc_size",
+    "pooler_num_attention_heads",
+    "pooler_num_fc_layers",
+    "pooler_size_per_head",
+    "pooler_type",
+    "inner_group_num",
+    "num_hidden_groups",
+    "net_structure_type",
+    "gap_size",
+    "num_memory_blocks",
+    "down_scale_factor",
+    "layers_to_keep",
+    "use_relative_position",
+    "n_ctx",
+    "summary_type",
+    "summary_use_proj",
+    "summary_activation",
+    "summary_proj_to_labels",
+    "summary_first_dropout",
+    "scale_attn_weights",
+    "reorder_and_upcast_attn",
+    "scale_attn_by_inverse_layer_idx",
+    "task_specific_params",
+    "is_encoder_decoder",
+    "decoder_start_token_id",
+    "n_positions",
+    "embd_pdrop",
+    "predict_special_tokens",
+    "eos_token_id",
+    "bos_token_id",
+    "sep_token_id",
+    "max_length",
+    "layer_norm_type",
+    "classifier_activation",
+    "tokenizer_class",
+    "vocab_file",
+    "hidden_dropout",
+    "attention_dropout",
+    "relative_attention",
+    "rotary_value",
+    "dense_act_fn",
+    "is_gated_act",
+    "remat",
+    "num_decoder_layers",
+    "torchscript",
+    "max_relative_positions",
+    "classifier_dropout_prob",
+    "summary_last_dropout",
+}
 # Model keys whose T5 version bert4keras forces whatever the config says.
 _T5_VERSION_PREFIXES = (("t5.1.1", "t5.1.1"), ("mt5.1.1", "mt5.1.1"))
 
@@ -75,15 +140,24 @@ def _check_unused(transformer, model, strict):
     unused = sorted(set(transformer.extra_config) - _KNOWN_UNUSED_KEYS)
     if not unused:
         return
-    message = (f"build_transformer_model(model={model!r}): unknown option(s) {', '.join(unused)} "
-               "(not used by this model; check the spelling)")
+    message = (
+        f"build_transformer_model(model={model!r}): unknown option(s) {', '.join(unused)} "
+        "(not used by this model; check the spelling)"
+    )
     if strict:
         raise ValueError(message)
     warnings.warn(message, stacklevel=3)
 
 
-def build_transformer_model(config_path=None, checkpoint_path=None, model="bert", application="encoder",
-                            return_keras_model=True, strict=False, **kwargs):
+def build_transformer_model(
+    config_path: str | os.PathLike | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    model: str | type = "bert",
+    application: str = "encoder",
+    return_keras_model: bool = True,
+    strict: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Build a model (and load its weights), bert4keras-style.
 
     ``config_path``: Google/bert4keras JSON or HuggingFace ``config.json`` (read from

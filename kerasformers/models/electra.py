@@ -5,6 +5,7 @@ replaced (1): Dense(H, hidden_act) → Dense(1, sigmoid). Generator checkpoints 
 BERT path: ``with_mlm`` builds BERT's MLM head, read from ``generator_predictions/``
 (ELECTRA's generator has the same dense → act → LayerNorm → tied embedding + bias head).
 """
+
 import keras
 
 from ..checkpoints.maps import electra as electra_names
@@ -12,9 +13,11 @@ from ..layers import get_activation
 from .bert import BERT
 from .registry import register_model
 
-_HEAD_RENAMES = {"cls/predictions/transform/dense": "generator_predictions/dense",
-                 "cls/predictions/transform/LayerNorm": "generator_predictions/LayerNorm",
-                 "cls/predictions/output_bias": "generator_predictions/output_bias"}
+_HEAD_RENAMES = {
+    "cls/predictions/transform/dense": "generator_predictions/dense",
+    "cls/predictions/transform/LayerNorm": "generator_predictions/LayerNorm",
+    "cls/predictions/output_bias": "generator_predictions/output_bias",
+}
 
 
 @register_model("electra")
@@ -31,10 +34,22 @@ class ELECTRA(BERT):
         if not self.with_discriminator:
             return outputs
         activation = "sigmoid" if self.with_discriminator is True else self.with_discriminator
-        d = self.apply(x, keras.layers.Dense, units=self.hidden_size, activation=get_activation(self.hidden_act),
-                       kernel_initializer=self.initializer, name="Discriminator-Dense")
-        d = self.apply(d, keras.layers.Dense, units=1, activation=activation,
-                       kernel_initializer=self.initializer, name="Discriminator-Prediction")
+        d = self.apply(
+            x,
+            keras.layers.Dense,
+            units=self.hidden_size,
+            activation=get_activation(self.hidden_act),
+            kernel_initializer=self.initializer,
+            name="Discriminator-Dense",
+        )
+        d = self.apply(
+            d,
+            keras.layers.Dense,
+            units=1,
+            activation=activation,
+            kernel_initializer=self.initializer,
+            name="Discriminator-Prediction",
+        )
         if not (self.with_pool or self.with_mlm):
             return d
         return (list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]) + [d]
@@ -48,9 +63,16 @@ class ELECTRA(BERT):
                     name = name.replace(old, new)
                 renamed.append(name.replace("bert/", "electra/"))
             mapping[layer] = renamed
-        mapping["Embedding-Mapping"] = ["electra/embeddings_project/kernel", "electra/embeddings_project/bias"]
-        mapping["Discriminator-Dense"] = ["discriminator_predictions/dense/kernel",
-                                          "discriminator_predictions/dense/bias"]
-        mapping["Discriminator-Prediction"] = ["discriminator_predictions/dense_1/kernel",
-                                               "discriminator_predictions/dense_1/bias"]
+        mapping["Embedding-Mapping"] = [
+            "electra/embeddings_project/kernel",
+            "electra/embeddings_project/bias",
+        ]
+        mapping["Discriminator-Dense"] = [
+            "discriminator_predictions/dense/kernel",
+            "discriminator_predictions/dense/bias",
+        ]
+        mapping["Discriminator-Prediction"] = [
+            "discriminator_predictions/dense_1/kernel",
+            "discriminator_predictions/dense_1/bias",
+        ]
         return mapping

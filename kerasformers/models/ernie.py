@@ -5,6 +5,7 @@ With ``use_task_id=True`` a third id input, ``Input-Task`` (after the segment in
 LayerNorm. TF1 names mirror BERT's layout under ``ernie/`` (``ernie/embeddings/task_type_embeddings`` for
 the task table); the pre-training heads keep BERT's ``cls/`` names, as HF's ``ErnieForPreTraining`` does.
 """
+
 import keras
 import numpy as np
 
@@ -28,7 +29,9 @@ class ERNIE(BERT):
     def get_inputs(self):
         inputs = super().get_inputs()
         if self.use_task_id:
-            task_ids = keras.Input(shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Task"))
+            task_ids = keras.Input(
+                shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Task")
+            )
             inputs.insert(self.task_input_index, task_ids)
         return inputs
 
@@ -41,21 +44,32 @@ class ERNIE(BERT):
         task_ids = inputs.pop(self.task_input_index) if self.use_task_id else None
         x, position_ids = super().apply_token_segment_embeddings(inputs)
         if task_ids is not None:
-            t = self.apply(task_ids, Embedding, name="Embedding-Task", input_dim=self.task_type_vocab_size,
-                           output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+            t = self.apply(
+                task_ids,
+                Embedding,
+                name="Embedding-Task",
+                input_dim=self.task_type_vocab_size,
+                output_dim=self.embedding_size,
+                embeddings_initializer=self.initializer,
+            )
             x = self.apply([x, t], Add, name="Embedding-Token-Segment-Task")
         return x, position_ids
 
     def load_variable(self, reader, name):
         value = super().load_variable(reader, name)
         segment_table = "ernie/embeddings/token_type_embeddings"
-        if (name == "ernie/embeddings/position_embeddings" and self.segment_vocab_size == 0
-                and segment_table in reader):
+        if (
+            name == "ernie/embeddings/position_embeddings"
+            and self.segment_vocab_size == 0
+            and segment_table in reader
+        ):
             value = value + np.asarray(reader[segment_table])[0]  # segment 0 folded in, as BERT does
         return value
 
     def variable_mapping(self):
-        mapping = {layer: [name.replace("bert/", "ernie/", 1) for name in names]
-                   for layer, names in super().variable_mapping().items()}
+        mapping = {
+            layer: [name.replace("bert/", "ernie/", 1) for name in names]
+            for layer, names in super().variable_mapping().items()
+        }
         mapping["Embedding-Task"] = ["ernie/embeddings/task_type_embeddings"]
         return mapping

@@ -7,6 +7,7 @@ Inputs: token_ids (B, T) [, segment_ids (B, T)]. Output: next-token distribution
 Every GPT-style family also offers `cached_call`, the incremental forward used by
 `kerasformers.generation`: it reuses the built layers and a per-layer KV cache.
 """
+
 import keras
 from keras import ops
 
@@ -17,10 +18,17 @@ from .registry import register_model
 from .transformer import LM_Mask, Transformer
 
 # HuggingFace GPT / GPT-2 config keys → Transformer keyword arguments.
-_HF_KEYS = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
-            "n_inner": "intermediate_size", "n_positions": "max_position",
-            "activation_function": "hidden_act", "afn": "hidden_act", "resid_pdrop": "dropout_rate",
-            "attn_pdrop": "attention_dropout_rate"}
+_HF_KEYS = {
+    "n_embd": "hidden_size",
+    "n_layer": "num_hidden_layers",
+    "n_head": "num_attention_heads",
+    "n_inner": "intermediate_size",
+    "n_positions": "max_position",
+    "activation_function": "hidden_act",
+    "afn": "hidden_act",
+    "resid_pdrop": "dropout_rate",
+    "attn_pdrop": "attention_dropout_rate",
+}
 
 
 def from_hf_config(kwargs):
@@ -57,8 +65,9 @@ class CachedDecoderMixin:
         return [ops.zeros(shape, dtype=dtype) for _ in range(self.num_hidden_layers)]
 
     def self_attention(self, name, x, attention_bias, cache, cache_index):
-        return self.layer(name)([x, x, x], attention_bias=attention_bias, cache=cache,
-                                cache_index=cache_index)
+        return self.layer(name)(
+            [x, x, x], attention_bias=attention_bias, cache=cache, cache_index=cache_index
+        )
 
     def embed_positions(self, x, position_ids):
         layer = self.layer("Embedding-Position")
@@ -72,13 +81,23 @@ class CachedDecoderMixin:
 class GPT(CausalMixin, CachedDecoderMixin, Transformer):
     name_map = gpt_names
     vocab_variables = ("gpt/embeddings/word_embeddings",)
-    tied_copies = (("lm_head.weight", "transformer.tokens_embed.weight"), ("lm_head.weight", "transformer.wte.weight"))
+    tied_copies = (
+        ("lm_head.weight", "transformer.tokens_embed.weight"),
+        ("lm_head.weight", "transformer.wte.weight"),
+    )
 
     #: GPT takes segment ids when the config has segments; GPT-2 and GPT2_ML never do (as in bert4keras).
     takes_segments = True
 
-    def __init__(self, max_position, segment_vocab_size=0, final_activation="softmax",
-                 shared_segment_embeddings=False, hierarchical_position=None, **kwargs):
+    def __init__(
+        self,
+        max_position,
+        segment_vocab_size=0,
+        final_activation="softmax",
+        shared_segment_embeddings=False,
+        hierarchical_position=None,
+        **kwargs,
+    ):
         kwargs = from_hf_config({"max_position": max_position, **kwargs})
         max_position = kwargs.pop("max_position")
         kwargs.setdefault("layer_norm_eps", 1e-5)
@@ -90,15 +109,20 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
         self.hierarchical_position = hierarchical_position
         self.final_activation = final_activation
         if self.residual_attention_scores:
-            raise ValueError(f"{type(self).__name__} does not support residual_attention_scores=True (bert4keras "
-                             "0.11.5 fails on it too: its causal mask cannot be added to attention scores)")
+            raise ValueError(
+                f"{type(self).__name__} does not support residual_attention_scores=True (bert4keras "
+                "0.11.5 fails on it too: its causal mask cannot be added to attention scores)"
+            )
         self.shared_segment_embeddings = shared_segment_embeddings
 
     def get_inputs(self):
-        inputs = [keras.Input(shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Token"))]
+        inputs = [
+            keras.Input(shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Token"))
+        ]
         if self.segment_vocab_size > 0:
-            inputs.append(keras.Input(shape=(self.sequence_length,), dtype="int32",
-                                      name=self.prefixed("Input-Segment")))
+            inputs.append(
+                keras.Input(shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Input-Segment"))
+            )
         return inputs
 
     def apply_embeddings(self, inputs):
@@ -106,34 +130,65 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
         self.compute_attention_bias(token_ids)
         x = self.token_embedding(token_ids)
         if self.segment_vocab_size > 0:
-            x = self.apply([x, self.segment_embedding(inputs[1])], keras.layers.Add,
-                           name="Embedding-Token-Segment")
-        x = self.apply(x, PositionEmbedding, name="Embedding-Position", input_dim=self.max_position,
-                       output_dim=self.embedding_size, merge_mode="add", hierarchical=self.hierarchical_position,
-                       embeddings_initializer=self.initializer)
+            x = self.apply(
+                [x, self.segment_embedding(inputs[1])], keras.layers.Add, name="Embedding-Token-Segment"
+            )
+        x = self.apply(
+            x,
+            PositionEmbedding,
+            name="Embedding-Position",
+            input_dim=self.max_position,
+            output_dim=self.embedding_size,
+            merge_mode="add",
+            hierarchical=self.hierarchical_position,
+            embeddings_initializer=self.initializer,
+        )
         return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
 
     def token_embedding(self, token_ids):
-        return self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
-                          output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+        return self.apply(
+            token_ids,
+            Embedding,
+            name="Embedding-Token",
+            input_dim=self.vocab_size,
+            output_dim=self.embedding_size,
+            embeddings_initializer=self.initializer,
+        )
 
     def segment_embedding(self, segment_ids):
         name = "Embedding-Token" if self.shared_segment_embeddings else "Embedding-Segment"
-        return self.apply(segment_ids, Embedding, name=name, input_dim=self.segment_vocab_size,
-                          output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+        return self.apply(
+            segment_ids,
+            Embedding,
+            name=name,
+            input_dim=self.segment_vocab_size,
+            output_dim=self.embedding_size,
+            embeddings_initializer=self.initializer,
+        )
 
     def attention_layer(self, x, index):
-        return self.apply([x, x, x], MultiHeadAttention,
-                          arguments={"attention_bias": self.compute_attention_bias()},
-                          name=f"Transformer-{index}-MultiHeadSelfAttention",
-                          heads=self.num_attention_heads, head_size=self.attention_head_size,
-                          out_dim=self.hidden_size, key_size=self.attention_key_size,
-                          attention_dropout=self.attention_dropout_rate,
-                          kernel_initializer=self.initializer)
+        return self.apply(
+            [x, x, x],
+            MultiHeadAttention,
+            arguments={"attention_bias": self.compute_attention_bias()},
+            name=f"Transformer-{index}-MultiHeadSelfAttention",
+            heads=self.num_attention_heads,
+            head_size=self.attention_head_size,
+            out_dim=self.hidden_size,
+            key_size=self.attention_key_size,
+            attention_dropout=self.attention_dropout_rate,
+            kernel_initializer=self.initializer,
+        )
 
     def feed_forward_layer(self, x, name):
-        return self.apply(x, FeedForward, name=name, units=self.intermediate_size,
-                          activation=self.hidden_act, kernel_initializer=self.initializer)
+        return self.apply(
+            x,
+            FeedForward,
+            name=name,
+            units=self.intermediate_size,
+            activation=self.hidden_act,
+            kernel_initializer=self.initializer,
+        )
 
     def residual(self, x, h, name):
         h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{name}-Dropout")
@@ -149,12 +204,10 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
 
     def apply_final_layers(self, x):
         x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
-        return self.apply(x, keras.layers.Activation, activation=self.final_activation,
-                          name="LM-Activation")
+        return self.apply(x, keras.layers.Activation, activation=self.final_activation, name="LM-Activation")
 
     # ------------------------------------------------------------------ cached decoding
-    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index,
-                    segment_ids=None):
+    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
         """token_ids, position_ids (B, T); attention_bias (B|1, 1, T, L) over the cache slots.
 
         Writes this chunk's keys/values at `cache_index` and returns (logits (B, T, V), caches).

@@ -4,6 +4,7 @@ Block: x = x + Attn(LN(x)); x = x + FFN(LN(x)); after the last block LN, then th
 head x·Eᵀ. LayerNorm epsilon 1e-5. HuggingFace's GPT-2 uses the tanh GELU
 (`hidden_act='gelu_new'`, which its config.json names `activation_function`).
 """
+
 import keras
 
 from ..checkpoints.maps import gpt2 as gpt2_names
@@ -29,8 +30,7 @@ class GPT2(GPT):
         x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Output-Dropout")
         return super().apply_final_layers(x)
 
-    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index,
-                    segment_ids=None):
+    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
         x = self.embed_positions(self.layer("Embedding-Token")(token_ids), position_ids)
         new_caches = []
         for i in range(self.num_hidden_layers):

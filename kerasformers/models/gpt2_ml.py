@@ -29,16 +29,18 @@ class GPT2_ML(GPT):
         x = self.residual(x, self.feed_forward_layer(h, ffn_name), ffn_name)
         return self.layer_norm(x, name=f"{ffn_name}-Norm-1")
 
-    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index,
-                    segment_ids=None):
+    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
         x = self.embed_positions(self.layer("Embedding-Token")(token_ids), position_ids)
         x = self.layer("Embedding-Norm")(x)
         new_caches = []
         for i in range(self.num_hidden_layers):
-            h, cache = self.self_attention(f"Transformer-{i}-MultiHeadSelfAttention", x, attention_bias,
-                                           caches[i], cache_index)
+            h, cache = self.self_attention(
+                f"Transformer-{i}-MultiHeadSelfAttention", x, attention_bias, caches[i], cache_index
+            )
             x = x + h
-            h = self.layer(f"Transformer-{i}-FeedForward")(self.layer(f"Transformer-{i}-FeedForward-Norm-0")(x))
+            h = self.layer(f"Transformer-{i}-FeedForward")(
+                self.layer(f"Transformer-{i}-FeedForward-Norm-0")(x)
+            )
             x = self.layer(f"Transformer-{i}-FeedForward-Norm-1")(x + h)
             new_caches.append(cache)
         return self.layer("Embedding-Token")(x, mode="dense"), new_caches
@@ -47,21 +49,30 @@ class GPT2_ML(GPT):
         mapping = {
             "Embedding-Token": ["newslm/embeddings/word_embed"],
             "Embedding-Position": ["newslm/embeddings/pos_embed"],
-            "Embedding-Norm": ["newslm/embeddings/LayerNorm_embed_norm/gamma",
-                               "newslm/embeddings/LayerNorm_embed_norm/beta"],
+            "Embedding-Norm": [
+                "newslm/embeddings/LayerNorm_embed_norm/gamma",
+                "newslm/embeddings/LayerNorm_embed_norm/beta",
+            ],
         }
         for i in range(self.num_hidden_layers):
             block = f"newslm/layer{i:02d}/"
             mapping[f"Transformer-{i}-MultiHeadSelfAttention"] = [
-                block + f"{part}/{kind}" for part in ("query_layer", "key_layer", "value_layer",
-                                                     "context_projection_layer")
-                for kind in ("kernel", "bias")]
-            mapping[f"Transformer-{i}-FeedForward-Norm-0"] = [block + "LayerNorm_mlp_ln0/gamma",
-                                                              block + "LayerNorm_mlp_ln0/beta"]
-            mapping[f"Transformer-{i}-FeedForward"] = [block + "intermediate/kernel", block + "intermediate/bias",
-                                                       block + "output/kernel", block + "output/bias"]
-            mapping[f"Transformer-{i}-FeedForward-Norm-1"] = [block + "LayerNorm_mlp_ln1/gamma",
-                                                              block + "LayerNorm_mlp_ln1/beta"]
+                block + f"{part}/{kind}"
+                for part in ("query_layer", "key_layer", "value_layer", "context_projection_layer")
+                for kind in ("kernel", "bias")
+            ]
+            mapping[f"Transformer-{i}-FeedForward-Norm-0"] = [
+                block + "LayerNorm_mlp_ln0/gamma",
+                block + "LayerNorm_mlp_ln0/beta",
+            ]
+            mapping[f"Transformer-{i}-FeedForward"] = [
+                block + "intermediate/kernel",
+                block + "intermediate/bias",
+                block + "output/kernel",
+                block + "output/bias",
+            ]
+            mapping[f"Transformer-{i}-FeedForward-Norm-1"] = [
+                block + "LayerNorm_mlp_ln1/gamma",
+                block + "LayerNorm_mlp_ln1/beta",
+            ]
         return mapping
-
-

@@ -7,6 +7,7 @@ while almost every bert4keras script does ``model.save_weights('best_model.weigh
 format under a temporary name and then renamed into place (atomic: a crash never leaves half a file),
 and read back by its content.
 """
+
 import os
 import shutil
 import tempfile

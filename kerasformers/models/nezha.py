@@ -10,6 +10,7 @@ The table has no variables, so the checkpoint is BERT's minus ``position_embeddi
 This module also holds the embeddings-without-positions + post-LN block shared by the
 RoFormer family (bert4keras's RoFormer subclasses NEZHA the same way).
 """
+
 import keras
 from keras import ops
 
@@ -57,11 +58,24 @@ class PositionalAttention(MultiHeadAttention):
         super().__init__(**kwargs)
         self.p_bias = p_bias
 
-    def call(self, inputs, attention_bias=None, position_bias=None, previous_scores=None, return_scores=False,
-             training=None):
-        return super().call(inputs, attention_bias=attention_bias, position_bias=position_bias,
-                            p_bias=self.p_bias, previous_scores=previous_scores, return_scores=return_scores,
-                            training=training)
+    def call(
+        self,
+        inputs,
+        attention_bias=None,
+        position_bias=None,
+        previous_scores=None,
+        return_scores=False,
+        training=None,
+    ):
+        return super().call(
+            inputs,
+            attention_bias=attention_bias,
+            position_bias=position_bias,
+            p_bias=self.p_bias,
+            previous_scores=previous_scores,
+            return_scores=return_scores,
+            training=training,
+        )
 
     def get_config(self):
         return {**super().get_config(), "p_bias": self.p_bias}
@@ -81,9 +95,13 @@ class NEZHA(BERT):
 
     def compute_position_bias(self, x=None):
         if self.position_bias is None:
-            self.position_bias = self.apply(x, RelativePositionTable, name="Embedding-Relative-Position",
-                                            max_relative_position=self.max_relative_position,
-                                            dim=self.attention_head_size)
+            self.position_bias = self.apply(
+                x,
+                RelativePositionTable,
+                name="Embedding-Relative-Position",
+                max_relative_position=self.max_relative_position,
+                dim=self.attention_head_size,
+            )
         return self.position_bias
 
     def attention_layer(self):

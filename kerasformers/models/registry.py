@@ -5,10 +5,12 @@ MODELS = {}
 
 def register_model(*keys):
     """Class decorator: make the family reachable under each key (case-insensitive)."""
+
     def decorator(cls):
         for key in keys:
             MODELS[key.lower()] = cls
         return cls
+
     return decorator
 
 

@@ -8,6 +8,7 @@ RoFormer-v2 strips it down: no biases anywhere, and every LayerNorm becomes a
 parameter-free RMS norm x / √(mean(x²) + ε); the MLM head is the tied embedding alone.
 With ``layer_norm_cond`` its norms become conditional (gain 1, offset 0 until trained).
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -56,8 +57,10 @@ class RoFormer(NEZHA):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         if self.extra_config.get("rotary_value"):
-            raise ValueError("roformer: config has rotary_value=true (RoPE on the values too), which "
-                             "bert4keras's RoFormer does not use and kerasformers does not support")
+            raise ValueError(
+                "roformer: config has rotary_value=true (RoPE on the values too), which "
+                "bert4keras's RoFormer does not use and kerasformers does not support"
+            )
 
     def check_tied_copies(self, reader):
         """HF RoFormer stores its rotary table as a (frozen) tensor; it must be the fixed sinusoid we compute."""
@@ -70,12 +73,14 @@ class RoFormer(NEZHA):
                 if error > 1e-4:
                     raise CheckpointError(
                         f"{reader.path}: {name!r} is not RoFormer's fixed sinusoid table (max abs diff "
-                        f"{error:.3g}); kerasformers computes rotary positions and cannot use a changed table")
+                        f"{error:.3g}); kerasformers computes rotary positions and cannot use a changed table"
+                    )
 
     def compute_position_bias(self, x=None):
         if self.position_bias is None:
-            self.position_bias = self.apply(x, RotaryPositionTable, name="Embedding-Rotary-Position",
-                                            dim=self.attention_key_size)
+            self.position_bias = self.apply(
+                x, RotaryPositionTable, name="Embedding-Rotary-Position", dim=self.attention_key_size
+            )
         return self.position_bias
 
 
@@ -90,11 +95,26 @@ class RoFormerV2(RoFormer):
         """Parameter-free RMS norm; conditional (with gain/offset) when ``layer_norm_cond`` is set."""
         cond, hidden_units, hidden_act = self.layer_norm_conds
         if cond is None:
-            return self.apply(x, LayerNormalization, name=name, zero_mean=False, center=False,
-                              scale=False, epsilon=self.layer_norm_eps)
-        return self.apply([x, cond], LayerNormalization, name=name, zero_mean=False,
-                          epsilon=self.layer_norm_eps, conditional=True, hidden_units=hidden_units,
-                          hidden_activation=hidden_act, hidden_initializer=self.initializer)
+            return self.apply(
+                x,
+                LayerNormalization,
+                name=name,
+                zero_mean=False,
+                center=False,
+                scale=False,
+                epsilon=self.layer_norm_eps,
+            )
+        return self.apply(
+            [x, cond],
+            LayerNormalization,
+            name=name,
+            zero_mean=False,
+            epsilon=self.layer_norm_eps,
+            conditional=True,
+            hidden_units=hidden_units,
+            hidden_activation=hidden_act,
+            hidden_initializer=self.initializer,
+        )
 
     def apply_embeddings(self, inputs):
         """Token (+ segment) embeddings → dropout → RMS norm (→ bias-free mapping)."""
@@ -102,31 +122,48 @@ class RoFormerV2(RoFormer):
         x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
         x = self.layer_norm(x, "Embedding-Norm")
         if self.embedding_size != self.hidden_size:
-            x = self.apply(x, keras.layers.Dense, units=self.hidden_size, use_bias=False,
-                           kernel_initializer=self.initializer, name="Embedding-Mapping")
+            x = self.apply(
+                x,
+                keras.layers.Dense,
+                units=self.hidden_size,
+                use_bias=False,
+                kernel_initializer=self.initializer,
+                name="Embedding-Mapping",
+            )
         return x
 
     def apply_final_layers(self, x):
         if not self.with_mlm:
             return x
         if self.embedding_size != self.hidden_size:
-            x = self.apply(x, keras.layers.Dense, units=self.embedding_size, use_bias=False,
-                           kernel_initializer=self.initializer, name="Output-Mapping")
+            x = self.apply(
+                x,
+                keras.layers.Dense,
+                units=self.embedding_size,
+                use_bias=False,
+                kernel_initializer=self.initializer,
+                name="Output-Mapping",
+            )
         x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Output-MLM-Dropout")
         x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
         activation = "softmax" if self.with_mlm is True else self.with_mlm
         return self.apply(x, keras.layers.Activation, activation=activation, name="Output-MLM-Activation")
 
     def variable_mapping(self):
-        mapping = {"Embedding-Token": ["bert/embeddings/word_embeddings"],
-                   "Embedding-Segment": ["bert/embeddings/token_type_embeddings"],
-                   "Embedding-Mapping": ["bert/encoder/embedding_hidden_mapping_in/kernel"],
-                   "Output-Mapping": ["cls/predictions/transform/dense/kernel"]}
+        mapping = {
+            "Embedding-Token": ["bert/embeddings/word_embeddings"],
+            "Embedding-Segment": ["bert/embeddings/token_type_embeddings"],
+            "Embedding-Mapping": ["bert/encoder/embedding_hidden_mapping_in/kernel"],
+            "Output-Mapping": ["cls/predictions/transform/dense/kernel"],
+        }
         for i in range(self.num_hidden_layers):
             block = f"bert/encoder/layer_{i}/"
             mapping[f"Transformer-{i}-MultiHeadSelfAttention"] = [
                 block + f"attention/{part}/kernel"
-                for part in ("self/query", "self/key", "self/value", "output/dense")]
-            mapping[f"Transformer-{i}-FeedForward"] = [block + "intermediate/dense/kernel",
-                                                      block + "output/dense/kernel"]
+                for part in ("self/query", "self/key", "self/value", "output/dense")
+            ]
+            mapping[f"Transformer-{i}-FeedForward"] = [
+                block + "intermediate/dense/kernel",
+                block + "output/dense/kernel",
+            ]
         return mapping

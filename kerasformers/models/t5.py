@@ -9,6 +9,7 @@ As in bert4keras, the builder returns an object with `.encoder` (token ids → c
 `.decoder` ([context, decoder ids] → next-token distribution) and `.model`
 ([encoder ids, decoder ids] → distribution). `.seq2seq_decoder()` is the cached path.
 """
+
 import math
 
 import keras
@@ -29,12 +30,21 @@ from .keras_model import TransformerModel
 from .registry import register_model
 from .transformer import Transformer
 
-_HF_KEYS = {"d_model": "hidden_size", "d_ff": "intermediate_size", "num_layers": "num_hidden_layers",
-            "num_heads": "num_attention_heads", "d_kv": "attention_head_size",
-            "relative_attention_num_buckets": "num_buckets",
-            "relative_attention_max_distance": "max_distance"}
-_HF_ACTIVATIONS = {"relu": "relu", "gated-gelu": ["gelu_new", "linear"], "gelu": "gelu_new",
-                   "gated-silu": ["silu", "linear"]}
+_HF_KEYS = {
+    "d_model": "hidden_size",
+    "d_ff": "intermediate_size",
+    "num_layers": "num_hidden_layers",
+    "num_heads": "num_attention_heads",
+    "d_kv": "attention_head_size",
+    "relative_attention_num_buckets": "num_buckets",
+    "relative_attention_max_distance": "max_distance",
+}
+_HF_ACTIVATIONS = {
+    "relu": "relu",
+    "gated-gelu": ["gelu_new", "linear"],
+    "gelu": "gelu_new",
+    "gated-silu": ["silu", "linear"],
+}
 
 
 def relative_position_buckets(relative_position, bidirectional, num_buckets, max_distance):
@@ -62,8 +72,15 @@ def relative_position_buckets(relative_position, bidirectional, num_buckets, max
 class RelativePositionBiasT5(keras.layers.Layer):
     """[queries (B, T, ·), keys (B, S, ·)] → additive attention bias (1, heads, T, S)."""
 
-    def __init__(self, heads, num_buckets=32, max_distance=128, bidirectional=True,
-                 embeddings_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        heads,
+        num_buckets=32,
+        max_distance=128,
+        bidirectional=True,
+        embeddings_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.heads = heads
         self.num_buckets = num_buckets
@@ -72,14 +89,14 @@ class RelativePositionBiasT5(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight(name="embeddings", shape=(self.num_buckets, self.heads),
-                                          initializer=self.embeddings_initializer)
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.num_buckets, self.heads), initializer=self.embeddings_initializer
+        )
 
     def bias(self, query_positions, key_positions):
         """(T,), (S,) int positions → (1, heads, T, S)."""
         relative = key_positions[None, :] - query_positions[:, None]  # (T, S)
-        buckets = relative_position_buckets(relative, self.bidirectional, self.num_buckets,
-                                            self.max_distance)
+        buckets = relative_position_buckets(relative, self.bidirectional, self.num_buckets, self.max_distance)
         values = ops.take(self.embeddings, buckets, axis=0)  # (T, S, heads)
         return ops.transpose(values, (2, 0, 1))[None]
 
@@ -91,9 +108,14 @@ class RelativePositionBiasT5(keras.layers.Layer):
         return (1, self.heads, input_shape[0][1], input_shape[1][1])
 
     def get_config(self):
-        return {**super().get_config(), "heads": self.heads, "num_buckets": self.num_buckets,
-                "max_distance": self.max_distance, "bidirectional": self.bidirectional,
-                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "num_buckets": self.num_buckets,
+            "max_distance": self.max_distance,
+            "bidirectional": self.bidirectional,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+        }
 
 
 class T5_Base(Transformer):
@@ -105,11 +127,23 @@ class T5_Base(Transformer):
 
     def hf_tied_copies(self):
         """One token embedding serves encoder, decoder and (t5.1.0-style tied head) the output layer."""
-        copies = [("encoder.embed_tokens.weight", "shared.weight"), ("decoder.embed_tokens.weight", "shared.weight")]
+        copies = [
+            ("encoder.embed_tokens.weight", "shared.weight"),
+            ("decoder.embed_tokens.weight", "shared.weight"),
+        ]
         return copies + ([("lm_head.weight", "shared.weight")] if self.tied_head else [])
 
-    def __init__(self, version=None, num_buckets=32, max_distance=128, with_lm=True, tie_word_embeddings=None,
-                 cross_position_bias=False, scale_decoder_output=False, **kwargs):
+    def __init__(
+        self,
+        version=None,
+        num_buckets=32,
+        max_distance=128,
+        with_lm=True,
+        tie_word_embeddings=None,
+        cross_position_bias=False,
+        scale_decoder_output=False,
+        **kwargs,
+    ):
         kwargs = dict(kwargs)
         for hf, ours in _HF_KEYS.items():
             if hf in kwargs:
@@ -131,38 +165,70 @@ class T5_Base(Transformer):
         self.max_distance = max_distance
         self.with_lm = with_lm
         # HF's tie_word_embeddings, when the config has it, decides the head (and its d_model**-0.5 rescale).
-        self.tied_head = self.version == "t5.1.0" if tie_word_embeddings is None else bool(tie_word_embeddings)
+        self.tied_head = (
+            self.version == "t5.1.0" if tie_word_embeddings is None else bool(tie_word_embeddings)
+        )
         # bert4keras compatibility (both off in T5 itself and in transformers): a relative position bias in
         # the decoder's cross-attention, and a d_model**-0.5 scale on the decoder output whatever the head.
         self.cross_position_bias = cross_position_bias
         self.scale_decoder_output = scale_decoder_output
 
     def rms_norm(self, x, name):
-        return self.apply(x, LayerNormalization, name=name, center=False, zero_mean=False,
-                          epsilon=self.layer_norm_eps)
+        return self.apply(
+            x, LayerNormalization, name=name, center=False, zero_mean=False, epsilon=self.layer_norm_eps
+        )
 
     def attention(self, inputs, name, arguments):
-        return self.apply(inputs, MultiHeadAttention, arguments=arguments, name=name,
-                          heads=self.num_attention_heads, head_size=self.attention_head_size,
-                          out_dim=self.hidden_size, key_size=self.attention_key_size, use_bias=False,
-                          attention_scale=False, attention_dropout=self.attention_dropout_rate,
-                          kernel_initializer=self.initializer)
+        return self.apply(
+            inputs,
+            MultiHeadAttention,
+            arguments=arguments,
+            name=name,
+            heads=self.num_attention_heads,
+            head_size=self.attention_head_size,
+            out_dim=self.hidden_size,
+            key_size=self.attention_key_size,
+            use_bias=False,
+            attention_scale=False,
+            attention_dropout=self.attention_dropout_rate,
+            kernel_initializer=self.initializer,
+        )
 
     def feed_forward(self, x, name):
-        return self.apply(x, FeedForward, name=name, units=self.intermediate_size,
-                          activation=self.hidden_act, use_bias=False, kernel_initializer=self.initializer)
+        return self.apply(
+            x,
+            FeedForward,
+            name=name,
+            units=self.intermediate_size,
+            activation=self.hidden_act,
+            use_bias=False,
+            kernel_initializer=self.initializer,
+        )
 
     def dropout(self, x, name):
         return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name=name)
 
     def embed_tokens(self, token_ids):
-        return self.apply(token_ids, Embedding, name="Embedding-Token", input_dim=self.vocab_size,
-                          output_dim=self.embedding_size, embeddings_initializer=self.initializer)
+        return self.apply(
+            token_ids,
+            Embedding,
+            name="Embedding-Token",
+            input_dim=self.vocab_size,
+            output_dim=self.embedding_size,
+            embeddings_initializer=self.initializer,
+        )
 
     def relative_positions(self, inputs, name, bidirectional):
-        return self.apply(inputs, RelativePositionBiasT5, name=name, heads=self.num_attention_heads,
-                          num_buckets=self.num_buckets, max_distance=self.max_distance,
-                          bidirectional=bidirectional, embeddings_initializer=self.initializer)
+        return self.apply(
+            inputs,
+            RelativePositionBiasT5,
+            name=name,
+            heads=self.num_attention_heads,
+            num_buckets=self.num_buckets,
+            max_distance=self.max_distance,
+            bidirectional=bidirectional,
+            embeddings_initializer=self.initializer,
+        )
 
     # ------------------------------------------------------------------ weights
     def load_variable(self, reader, name):
@@ -188,7 +254,8 @@ class T5_Base(Transformer):
         mapping = {"Embedding-Token": ["shared/embedding"]}
         for side, stack in (("Encoder", "encoder"), ("Decoder", "decoder")):
             mapping[f"{side}-Embedding-Relative-Position"] = [
-                f"{stack}/block_000/layer_000/SelfAttention/relative_attention_bias"]
+                f"{stack}/block_000/layer_000/SelfAttention/relative_attention_bias"
+            ]
             mapping[f"{side}-Output-Norm"] = [f"{stack}/{final}/scale"]
             for i in range(self.num_hidden_layers):
                 block = f"{stack}/block_{i:03d}/"
@@ -213,12 +280,12 @@ class T5_Encoder(T5_Base):
     """token ids (B, S) → context (B, S, hidden)."""
 
     def get_inputs(self):
-        return keras.Input(shape=(self.sequence_length,), dtype="int32",
-                           name=self.prefixed("Encoder-Input-Token"))
+        return keras.Input(
+            shape=(self.sequence_length,), dtype="int32", name=self.prefixed("Encoder-Input-Token")
+        )
 
     def apply_embeddings(self, token_ids):
-        self.attention_bias = self.apply(token_ids, PaddingBias, name="Attention-Padding-Bias",
-                                         pad_id=0)
+        self.attention_bias = self.apply(token_ids, PaddingBias, name="Attention-Padding-Bias", pad_id=0)
         x = self.embed_tokens(token_ids)
         self.position_bias = self.relative_positions([x, x], "Encoder-Embedding-Relative-Position", True)
         return self.dropout(x, "Encoder-Embedding-Dropout")
@@ -227,14 +294,19 @@ class T5_Encoder(T5_Base):
         attention = f"Encoder-Transformer-{index}-MultiHeadSelfAttention"
         ffn = f"Encoder-Transformer-{index}-FeedForward"
         h = self.rms_norm(x, f"{attention}-Norm")
-        arguments = {"attention_bias": self.attention_bias, "position_bias": self.position_bias,
-                     "p_bias": "t5_relative"}
+        arguments = {
+            "attention_bias": self.attention_bias,
+            "position_bias": self.position_bias,
+            "p_bias": "t5_relative",
+        }
         if self.residual_attention_scores:  # RealFormer, as in BERT
             arguments.update(previous_scores=self.attention_scores, return_scores=True)
         h = self.attention([h, h, h], attention, arguments)
         if self.residual_attention_scores:
             h, self.attention_scores = h
-        x = self.apply([x, self.dropout(h, f"{attention}-Dropout")], keras.layers.Add, name=f"{attention}-Add")
+        x = self.apply(
+            [x, self.dropout(h, f"{attention}-Dropout")], keras.layers.Add, name=f"{attention}-Add"
+        )
         h = self.feed_forward(self.rms_norm(x, f"{ffn}-Norm"), ffn)
         return self.apply([x, self.dropout(h, f"{ffn}-Dropout")], keras.layers.Add, name=f"{ffn}-Add")
 
@@ -256,12 +328,15 @@ class T5_Decoder(T5_Base):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         if self.residual_attention_scores:
-            raise ValueError("residual_attention_scores=True is supported by the T5 encoder only: the decoder "
-                             "mixes self- and cross-attention, whose scores have different shapes")
+            raise ValueError(
+                "residual_attention_scores=True is supported by the T5 encoder only: the decoder "
+                "mixes self- and cross-attention, whose scores have different shapes"
+            )
 
     def get_inputs(self):
-        context = keras.Input(shape=(self.sequence_length, self.hidden_size),
-                              name=self.prefixed("Input-Context"))
+        context = keras.Input(
+            shape=(self.sequence_length, self.hidden_size), name=self.prefixed("Input-Context")
+        )
         token_ids = keras.Input(shape=(None,), dtype="int32", name=self.prefixed("Decoder-Input-Token"))
         return [context, token_ids]
 
@@ -272,34 +347,51 @@ class T5_Decoder(T5_Base):
         self.position_bias = self.relative_positions([x, x], "Decoder-Embedding-Relative-Position", False)
         self.cross_bias = None
         if self.cross_position_bias:  # the decoder's table again, over (decoder, context) positions
-            self.cross_bias = self.relative_positions([x, context], "Decoder-Embedding-Relative-Position", False)
+            self.cross_bias = self.relative_positions(
+                [x, context], "Decoder-Embedding-Relative-Position", False
+            )
         return [context, self.dropout(x, "Decoder-Embedding-Dropout")]
 
     def apply_main_layers(self, inputs, index):
         context, x = inputs
         prefix = f"Decoder-Transformer-{index}-"
         h = self.rms_norm(x, f"{prefix}MultiHeadSelfAttention-Norm")
-        h = self.attention([h, h, h], f"{prefix}MultiHeadSelfAttention",
-                           {"attention_bias": self.attention_bias, "position_bias": self.position_bias,
-                            "p_bias": "t5_relative"})
-        x = self.apply([x, self.dropout(h, f"{prefix}MultiHeadSelfAttention-Dropout")], keras.layers.Add,
-                       name=f"{prefix}MultiHeadSelfAttention-Add")
+        h = self.attention(
+            [h, h, h],
+            f"{prefix}MultiHeadSelfAttention",
+            {
+                "attention_bias": self.attention_bias,
+                "position_bias": self.position_bias,
+                "p_bias": "t5_relative",
+            },
+        )
+        x = self.apply(
+            [x, self.dropout(h, f"{prefix}MultiHeadSelfAttention-Dropout")],
+            keras.layers.Add,
+            name=f"{prefix}MultiHeadSelfAttention-Add",
+        )
         h = self.rms_norm(x, f"{prefix}MultiHeadCrossAttention-Norm")
         cross_arguments = {"attention_bias": self.context_bias}
         if self.cross_bias is not None:
             cross_arguments.update(position_bias=self.cross_bias, p_bias="t5_relative")
         h = self.attention([h, context, context], f"{prefix}MultiHeadCrossAttention", cross_arguments)
-        x = self.apply([x, self.dropout(h, f"{prefix}MultiHeadCrossAttention-Dropout")], keras.layers.Add,
-                       name=f"{prefix}MultiHeadCrossAttention-Add")
+        x = self.apply(
+            [x, self.dropout(h, f"{prefix}MultiHeadCrossAttention-Dropout")],
+            keras.layers.Add,
+            name=f"{prefix}MultiHeadCrossAttention-Add",
+        )
         h = self.feed_forward(self.rms_norm(x, f"{prefix}FeedForward-Norm"), f"{prefix}FeedForward")
-        x = self.apply([x, self.dropout(h, f"{prefix}FeedForward-Dropout")], keras.layers.Add,
-                       name=f"{prefix}FeedForward-Add")
+        x = self.apply(
+            [x, self.dropout(h, f"{prefix}FeedForward-Dropout")],
+            keras.layers.Add,
+            name=f"{prefix}FeedForward-Add",
+        )
         return [context, x]
 
     def apply_final_layers(self, inputs):
         x = self.dropout(self.rms_norm(inputs[1], "Decoder-Output-Norm"), "Decoder-Output-Dropout")
         if self.scale_decoder_output:
-            x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size ** -0.5)
+            x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size**-0.5)
         if not self.with_lm:
             return x
         x = self.lm_logits(x, graph=True)
@@ -310,18 +402,24 @@ class T5_Decoder(T5_Base):
         """Hidden states → vocabulary logits (tied head rescales by d_model**-0.5, unless the graph already
         did with scale_decoder_output)."""
         if not graph and self.scale_decoder_output:
-            x = x * self.hidden_size ** -0.5
+            x = x * self.hidden_size**-0.5
         if self.tied_head:
             if graph:
                 if not self.scale_decoder_output:
-                    x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size ** -0.5)
+                    x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size**-0.5)
                 return self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
             if not self.scale_decoder_output:
-                x = x * self.hidden_size ** -0.5
+                x = x * self.hidden_size**-0.5
             return self.layers[self.prefixed("Embedding-Token")](x, mode="dense")
         if graph:
-            return self.apply(x, keras.layers.Dense, name="Decoder-Output-LM", units=self.vocab_size,
-                              use_bias=False, kernel_initializer=self.initializer)
+            return self.apply(
+                x,
+                keras.layers.Dense,
+                name="Decoder-Output-LM",
+                units=self.vocab_size,
+                use_bias=False,
+                kernel_initializer=self.initializer,
+            )
         return self.layers[self.prefixed("Decoder-Output-LM")](x)
 
 
@@ -331,8 +429,13 @@ class T5(T5_Base):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         name = kwargs.pop("name", None)
-        common = {**kwargs, "version": self.version, "tie_word_embeddings": self.tied_head,
-                  "cross_position_bias": self.cross_position_bias, "scale_decoder_output": self.scale_decoder_output}
+        common = {
+            **kwargs,
+            "version": self.version,
+            "tie_word_embeddings": self.tied_head,
+            "cross_position_bias": self.cross_position_bias,
+            "scale_decoder_output": self.scale_decoder_output,
+        }
         self._encoder = T5_Encoder(name=f"{name}_Encoder" if name else "Encoder", **common)
         self._decoder = T5_Decoder(name=f"{name}_Decoder" if name else "Decoder", **common)
         self._encoder.layers = self._decoder.layers = self.layers
@@ -383,13 +486,22 @@ class T5(T5_Base):
             prefix = f"Decoder-Transformer-{i}-"
             h = self.layer(f"{prefix}MultiHeadSelfAttention-Norm")(x)
             h, cache = self.layer(f"{prefix}MultiHeadSelfAttention")(
-                [h, h, h], attention_bias=self_bias, position_bias=position_bias, p_bias="t5_relative",
-                cache=caches[i], cache_index=cache_index)
+                [h, h, h],
+                attention_bias=self_bias,
+                position_bias=position_bias,
+                p_bias="t5_relative",
+                cache=caches[i],
+                cache_index=cache_index,
+            )
             x = x + h
             h = self.layer(f"{prefix}MultiHeadCrossAttention-Norm")(x)
             x = x + self.layer(f"{prefix}MultiHeadCrossAttention")(
-                [h, h, h], attention_bias=cross_bias, cache=cross_caches[i], position_bias=cross_position,
-                p_bias="t5_relative" if cross_position is not None else None)
+                [h, h, h],
+                attention_bias=cross_bias,
+                cache=cross_caches[i],
+                position_bias=cross_position,
+                p_bias="t5_relative" if cross_position is not None else None,
+            )
             h = self.layer(f"{prefix}FeedForward-Norm")(x)
             x = x + self.layer(f"{prefix}FeedForward")(h)
             new_caches.append(cache)

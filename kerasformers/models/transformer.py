@@ -12,6 +12,7 @@ that shares layers (ALBERT) simply reuses a name. Weights are described once, in
 family's original TF1 variable names (`variable_mapping`); HuggingFace checkpoints are
 translated into those names by the family's name map before loading.
 """
+
 import contextlib
 import logging
 
@@ -37,14 +38,35 @@ class Transformer:
     #: TF1 variables whose first axis is the vocabulary (sliced by keep_tokens, extended by compound_tokens).
     vocab_variables = ()
 
-    def __init__(self, vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
-                 intermediate_size, hidden_act="gelu", dropout_rate=0.0, attention_dropout_rate=0.0,
-                 embedding_size=None, attention_head_size=None, attention_key_size=None,
-                 sequence_length=None, keep_tokens=None, compound_tokens=None,
-                 residual_attention_scores=False, ignore_invalid_weights=False,
-                 layer_norm_cond=None, layer_norm_cond_hidden_size=None,
-                 layer_norm_cond_hidden_act=None, additional_input_layers=None, pad_token_id=0,
-                 layer_norm_eps=1e-12, hf_position_offset=None, prefix=None, name=None, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size,
+        num_hidden_layers,
+        num_attention_heads,
+        intermediate_size,
+        hidden_act="gelu",
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        embedding_size=None,
+        attention_head_size=None,
+        attention_key_size=None,
+        sequence_length=None,
+        keep_tokens=None,
+        compound_tokens=None,
+        residual_attention_scores=False,
+        ignore_invalid_weights=False,
+        layer_norm_cond=None,
+        layer_norm_cond_hidden_size=None,
+        layer_norm_cond_hidden_act=None,
+        additional_input_layers=None,
+        pad_token_id=0,
+        layer_norm_eps=1e-12,
+        hf_position_offset=None,
+        prefix=None,
+        name=None,
+        **kwargs,
+    ):
         if keep_tokens is not None:
             vocab_size = len(keep_tokens)
         if compound_tokens is not None:
@@ -65,8 +87,11 @@ class Transformer:
         self.compound_tokens = compound_tokens
         self.residual_attention_scores = residual_attention_scores
         self.ignore_invalid_weights = ignore_invalid_weights
-        self.layer_norm_conds = [layer_norm_cond, layer_norm_cond_hidden_size,
-                                 layer_norm_cond_hidden_act or "linear"]
+        self.layer_norm_conds = [
+            layer_norm_cond,
+            layer_norm_cond_hidden_size,
+            layer_norm_cond_hidden_act or "linear",
+        ]
         self.additional_input_layers = additional_input_layers
         self.pad_token_id = pad_token_id
         self.layer_norm_eps = layer_norm_eps
@@ -92,8 +117,9 @@ class Transformer:
             model_inputs = model_inputs + (list(extra) if isinstance(extra, (list, tuple)) else [extra])
         outputs = self.call(inputs)
         self.inputs, self.outputs = model_inputs, outputs
-        self.model = TransformerModel(model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs,
-                                      name=self.name)
+        self.model = TransformerModel(
+            model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs, name=self.name
+        )
         self.built = True
         return self.model
 
@@ -147,9 +173,16 @@ class Transformer:
         kwargs.setdefault("epsilon", self.layer_norm_eps)
         if cond is None:
             return self.apply(x, LayerNormalization, name=name, **kwargs)
-        return self.apply([x, cond], LayerNormalization, name=name, conditional=True,
-                          hidden_units=hidden_units, hidden_activation=hidden_act,
-                          hidden_initializer=self.initializer, **kwargs)
+        return self.apply(
+            [x, cond],
+            LayerNormalization,
+            name=name,
+            conditional=True,
+            hidden_units=hidden_units,
+            hidden_activation=hidden_act,
+            hidden_initializer=self.initializer,
+            **kwargs,
+        )
 
     @property
     def initializer(self):
@@ -159,8 +192,9 @@ class Transformer:
         """Padding bias (B, 1, 1, S) from the token ids; application mixins add theirs."""
         if self.attention_bias is None:
             token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            self.attention_bias = self.apply(token_ids, PaddingBias, name="Attention-Padding-Bias",
-                                             pad_id=self.pad_token_id)
+            self.attention_bias = self.apply(
+                token_ids, PaddingBias, name="Attention-Padding-Bias", pad_id=self.pad_token_id
+            )
         return self.attention_bias
 
     def compute_position_bias(self, inputs=None):
@@ -198,7 +232,8 @@ class Transformer:
                     raise CheckpointError(
                         f"{reader.path}: {copy!r} differs from {reference!r}, but {type(self).__name__} ties "
                         f"them (one shared tensor); this checkpoint was saved untied (tie_word_embeddings=false) "
-                        "and would load wrongly")
+                        "and would load wrongly"
+                    )
 
     def open_weights(self, checkpoint_path):
         """Open any checkpoint and, if needed, view it under this family's TF1 names."""
@@ -206,6 +241,7 @@ class Transformer:
         wanted = [n for names in self.variable_mapping().values() for n in names]
         if wanted and not any(n in reader for n in wanted) and self.name_map is not None:
             from ..checkpoints.maps import RenamedReader
+
             self.check_tied_copies(reader)
             reader = RenamedReader(reader, self.name_map.hf_to_tf1(reader.keys(), self))
         return reader
@@ -228,7 +264,8 @@ class Transformer:
                 if len(variables) < len(names):
                     raise CheckpointError(
                         f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
-                        f"{len(names)} variables {names}")
+                        f"{len(names)} variables {names}"
+                    )
                 # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
                 for variable, ckpt_name in zip(variables, names):
                     if ckpt_name not in reader:
@@ -236,15 +273,19 @@ class Transformer:
                         continue
                     value = self.load_variable(reader, ckpt_name)
                     if tuple(value.shape) != tuple(variable.shape):
-                        problems.append(f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
-                                        f"(for {variable.path}), checkpoint has {tuple(value.shape)}")
+                        problems.append(
+                            f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
+                            f"(for {variable.path}), checkpoint has {tuple(value.shape)}"
+                        )
                         continue
                     variable.assign(value.astype(variable.dtype, copy=False))
             if problems:
                 message = f"cannot load {reader.path}: " + "; ".join(problems)
                 if not self.ignore_invalid_weights:
-                    raise CheckpointError(message + " (pass ignore_invalid_weights=True to keep the "
-                                          "initial values of these variables)")
+                    raise CheckpointError(
+                        message + " (pass ignore_invalid_weights=True to keep the "
+                        "initial values of these variables)"
+                    )
                 logger.warning("ignore_invalid_weights=True, skipped: %s", message)
 
     def named_weights(self, mapping=None):
@@ -269,6 +310,7 @@ class Transformer:
     def save_weights_as_huggingface(self, directory):
         """Write ``config.json`` + ``model.safetensors`` that ``transformers`` loads."""
         from ..checkpoints.export import export_huggingface
+
         return export_huggingface(self, directory)
 
 
@@ -291,8 +333,10 @@ class UniLM_Mask:
     def compute_attention_bias(self, inputs=None):
         if self.attention_bias is None:
             if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
-                raise ValueError("application='unilm' needs segment ids as the second input "
-                                 "(do not set segment_vocab_size=0)")
+                raise ValueError(
+                    "application='unilm' needs segment ids as the second input "
+                    "(do not set segment_vocab_size=0)"
+                )
             padding = Transformer.compute_attention_bias(self, inputs)
             unilm = self.apply(inputs[1], UniLMBias, name="Attention-UniLM-Bias")
             self.attention_bias = self.apply([padding, unilm], SumBiases, name="Attention-Bias")
@@ -310,8 +354,9 @@ class Custom_Mask:
     def get_inputs(self):
         inputs = super().get_inputs()
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        self.custom_attention_bias = keras.Input(shape=(self.sequence_length, self.sequence_length),
-                                                 name=self.prefixed("Input-Attention-Bias"))
+        self.custom_attention_bias = keras.Input(
+            shape=(self.sequence_length, self.sequence_length), name=self.prefixed("Input-Attention-Bias")
+        )
         return inputs + [self.custom_attention_bias]
 
     def compute_attention_bias(self, inputs=None):

@@ -1,10 +1,11 @@
 """Optimizers: bert4keras's names on Keras 3.
 
-    from kerasformers.optimizers import Adam, extend_with_weight_decay
-    AdamW = extend_with_weight_decay(Adam, name="AdamW")
-    optimizer = AdamW(learning_rate=2e-5, weight_decay_rate=0.01,
-                      exclude_from_weight_decay=["Norm", "bias"])
+from kerasformers.optimizers import Adam, extend_with_weight_decay
+AdamW = extend_with_weight_decay(Adam, name="AdamW")
+optimizer = AdamW(learning_rate=2e-5, weight_decay_rate=0.01,
+                  exclude_from_weight_decay=["Norm", "bias"])
 """
+
 import keras
 
 from kerasformers.optimizers.base import ExtendedOptimizer
@@ -34,12 +35,14 @@ from kerasformers.optimizers.schedules import PiecewiseLinearSchedule, piecewise
 def export_to_custom_objects(base_extend_with):
     """bert4keras decorator: register each optimizer class ``extend_with(Base)`` returns under its
     name. Every ``extend_with_*`` here already registers its class; this serves user extensions."""
+
     def new_extend_with(BaseOptimizer, name=None):
         cls = base_extend_with(BaseOptimizer)
         if name is not None:
             cls.__name__ = cls.__qualname__ = name
         keras.saving.get_custom_objects()[cls.__name__] = cls
         return cls
+
     return new_extend_with
 
 

@@ -12,6 +12,7 @@ the hooks it needs and calls `super()` so extensions stack in any order:
     new      -> transform_update(old, new)      decoupled weight decay, LAMB trust ratio
     lazy_row_mask(): rows with zero gradient    keep old values, slots included
 """
+
 import inspect
 import re
 
@@ -35,9 +36,7 @@ def check_patterns(argument, patterns):
     if patterns is None:
         return []
     if isinstance(patterns, str) or not all(isinstance(p, str) for p in patterns):
-        raise TypeError(
-            f"{argument} must be a list of name patterns (strings), got {patterns!r}"
-        )
+        raise TypeError(f"{argument} must be a list of name patterns (strings), got {patterns!r}")
     return list(patterns)
 
 
@@ -170,9 +169,7 @@ def extend(base, extension, name):
     bert4keras's `custom_objects` trick) so saved models load back.
     """
     if not (isinstance(base, type) and issubclass(base, keras.optimizers.Optimizer)):
-        raise TypeError(
-            f"Expected a Keras optimizer class (e.g. keras.optimizers.Adam), got {base!r}"
-        )
+        raise TypeError(f"Expected a Keras optimizer class (e.g. keras.optimizers.Adam), got {base!r}")
     if not issubclass(base, ExtendedOptimizer):
         base = type(f"Extended{base.__name__}", (ExtendedOptimizer, base), {})
     cls = extension(base)

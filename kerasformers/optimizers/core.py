@@ -4,6 +4,7 @@
 `bias_correction` switch; `AdaFactor` is Keras's Adafactor under bert4keras's argument
 names. Both accept the `lr=` alias.
 """
+
 import keras
 from keras import ops
 

@@ -6,6 +6,7 @@ arguments keep bert4keras's names. Where Keras has the feature built in (gradien
 accumulation, EMA, decoupled weight decay) the extension only translates arguments.
 The optional `name=` names the class and registers it for deserialization.
 """
+
 import keras
 from keras import ops
 
@@ -246,8 +247,10 @@ def extend_with_exponential_moving_average(BaseOptimizer, name=None):
         class ExponentialMovingAverage(base):
             def __init__(self, *args, ema_momentum=0.999, **kwargs):
                 if kwargs.pop("use_ema", False):
-                    raise ValueError("extend_with_exponential_moving_average keeps its own average; "
-                                     "do not also pass use_ema=True")
+                    raise ValueError(
+                        "extend_with_exponential_moving_average keeps its own average; "
+                        "do not also pass use_ema=True"
+                    )
                 if not 0.0 <= ema_momentum < 1.0:
                     raise ValueError(f"ema_momentum must be in [0, 1), got {ema_momentum!r}")
                 super().__init__(*args, **kwargs)
@@ -266,7 +269,8 @@ def extend_with_exponential_moving_average(BaseOptimizer, name=None):
                 for variable in trainable_variables:
                     average = self._ema_weights[self._get_variable_index(variable)]
                     new_average = momentum * ops.convert_to_tensor(average) + (1.0 - momentum) * ops.cast(
-                        ops.convert_to_tensor(variable), average.dtype)
+                        ops.convert_to_tensor(variable), average.dtype
+                    )
                     self.assign(average, new_average)
 
             def apply_ema_weights(self, bias_correction=True):

@@ -4,6 +4,7 @@
 linearly to 0.1 over [1000, 2000], then stay at 0.1. The multiplier scales the base
 learning rate, so it is also a plain Keras `LearningRateSchedule`.
 """
+
 import keras
 from keras import ops
 
@@ -11,10 +12,7 @@ from keras import ops
 def _knots(schedule, from_zero=True):
     """Sorted `(step, value)` pairs; prepends `(0, 0.0)` for warm-up when asked."""
     if not isinstance(schedule, dict) or not schedule:
-        raise ValueError(
-            "lr_schedule must be a non-empty dict {step: multiplier}, "
-            f"got {schedule!r}"
-        )
+        raise ValueError(f"lr_schedule must be a non-empty dict {{step: multiplier}}, got {schedule!r}")
     knots = sorted((int(step), float(value)) for step, value in schedule.items())
     if knots[0][0] < 0:
         raise ValueError(f"lr_schedule steps must be >= 0, got {knots[0][0]}")
@@ -72,7 +70,5 @@ class PiecewiseLinearSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config["learning_rate"], dict):
-            config["learning_rate"] = keras.saving.deserialize_keras_object(
-                config["learning_rate"]
-            )
+            config["learning_rate"] = keras.saving.deserialize_keras_object(config["learning_rate"])
         return cls(**config)

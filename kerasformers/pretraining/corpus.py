@@ -10,6 +10,7 @@ Every 10th line of each named source (line index % 10 == 0) is HELD OUT of pretr
 downstream tasks can be evaluated on text the model never saw: see ``is_held_out``.
 Any other source is a path to a UTF-8 text file with one document per line (all lines used).
 """
+
 import importlib.util
 import os
 import re

@@ -9,6 +9,7 @@ Labels hold the token id to predict, 0 (``[PAD]``) where nothing is predicted:
 ``mlm`` predicts the masked tokens at ``positions``; ``gpt`` every next token; ``unilm`` the next
 token inside the second segment.
 """
+
 import math
 
 import keras
@@ -65,8 +66,9 @@ class PretrainingData(keras.utils.PyDataset):
         max_predictions: masked positions per row (``mlm``; default ceil(0.15 * seq_len)).
     """
 
-    def __init__(self, folder, batch_size, seed=0, steps_per_epoch=None, max_predictions=None,
-                 mask_id=4, **kwargs):
+    def __init__(
+        self, folder, batch_size, seed=0, steps_per_epoch=None, max_predictions=None, mask_id=4, **kwargs
+    ):
         super().__init__(**kwargs)
         self.meta, self.arrays = load_prepared(folder)
         self.objective = self.meta["objective"]
@@ -114,8 +116,9 @@ class PretrainingData(keras.utils.PyDataset):
         positions = np.zeros((len(rows), self.max_predictions), dtype=np.int32)
         labels = np.zeros((len(rows), self.max_predictions), dtype=np.int32)
         for r, row in enumerate(rows):
-            masked[r], chosen = whole_word_mask(token_ids[r], self.arrays["word_starts"][row], rng,
-                                                vocab_size, self.mask_id)
+            masked[r], chosen = whole_word_mask(
+                token_ids[r], self.arrays["word_starts"][row], rng, vocab_size, self.mask_id
+            )
             chosen = chosen[: self.max_predictions]
             positions[r, : len(chosen)] = chosen
             labels[r, : len(chosen)] = token_ids[r, chosen]

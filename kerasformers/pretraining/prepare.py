@@ -11,6 +11,7 @@ no position is padding; ``unilm`` rows hold one ``[CLS] sentence [SEP] next sent
 ``word_starts`` marks the first token of each jieba word (whole-word masking picks words).
 The folder is built under a temporary name and renamed into place, so it is complete or absent.
 """
+
 import json
 import os
 import shutil
@@ -77,8 +78,10 @@ class _RowWriter:
 
     def __init__(self, folder, seq_len):
         self.seq_len, self.rows, self.tokens = seq_len, 0, 0
-        self.files = {name: open(os.path.join(folder, name), "wb")  # noqa: SIM115 (closed by close())
-                      for name in ("tokens.u16", "segments.u8", "word_starts.u8")}
+        self.files = {
+            name: open(os.path.join(folder, name), "wb")  # noqa: SIM115 (closed by close())
+            for name in ("tokens.u16", "segments.u8", "word_starts.u8")
+        }
 
     def write(self, ids, segments, starts):
         row = np.zeros((3, self.seq_len), dtype=np.int64)
@@ -129,7 +132,7 @@ def _write_pairs(writer, tokenizer, sources):
         firsts = list(_encoded(tokenizer, [a for a, _ in pairs]))
         seconds = list(_encoded(tokenizer, [b for _, b in pairs]))
         for (source, _), (target, _) in zip(firsts, seconds):
-            source = source[-(budget // 2):] if len(source) > budget // 2 else source
+            source = source[-(budget // 2) :] if len(source) > budget // 2 else source
             target = target[: budget - len(source)]
             if len(source) == 0 or len(target) == 0:
                 continue
@@ -159,8 +162,14 @@ def prepare_corpus(sources, folder, token_dict, seq_len=128, objective="mlm"):
     if writer.rows == 0:
         raise ValueError(f"the corpus {list(sources)} gave no {objective} rows of length {seq_len}")
     save_vocab(os.path.join(temporary, "vocab.txt"), token_dict)
-    meta = {"rows": writer.rows, "seq_len": seq_len, "objective": objective, "sources": list(sources),
-            "tokens": writer.tokens, "vocab_size": len(token_dict)}
+    meta = {
+        "rows": writer.rows,
+        "seq_len": seq_len,
+        "objective": objective,
+        "sources": list(sources),
+        "tokens": writer.tokens,
+        "vocab_size": len(token_dict),
+    }
     with open(os.path.join(temporary, "meta.json"), "w", encoding="utf-8") as out:
         json.dump(meta, out, indent=2, ensure_ascii=False)
     shutil.rmtree(folder, ignore_errors=True)
@@ -177,8 +186,11 @@ def load_prepared(folder):
         meta = json.load(handle)
     shape = (meta["rows"], meta["seq_len"])
     arrays = {}
-    for name, suffix, dtype in (("tokens", "u16", np.uint16), ("segments", "u8", np.uint8),
-                                ("word_starts", "u8", np.uint8)):
+    for name, suffix, dtype in (
+        ("tokens", "u16", np.uint16),
+        ("segments", "u8", np.uint8),
+        ("word_starts", "u8", np.uint8),
+    ):
         path = os.path.join(folder, f"{name}.{suffix}")
         expected = shape[0] * shape[1] * np.dtype(dtype).itemsize
         if os.path.getsize(path) != expected:

@@ -8,6 +8,7 @@ Lookup order for ``find_pretrained(name)``: ``$KERASFORMERS_PRETRAINED/<name>``,
 ``~/.cache/kerasformers/pretrained/<name>`` (``$XDG_CACHE_HOME`` respected; written by
 ``kerasformers pretrain bert --preset <name>``), then the copy shipped inside the package.
 """
+
 import os
 import pathlib
 
@@ -25,8 +26,13 @@ PRESETS = {
         "learning_rate": 1e-3,
         "warmup_steps": 40,
         "seed": 0,
-        "model_config": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-                         "intermediate_size": 512, "max_position_embeddings": 128},
+        "model_config": {
+            "hidden_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 512,
+            "max_position_embeddings": 128,
+        },
         "checkpoint_every": 10,
         "export_every": 50,
         "log_every": 10,
@@ -34,7 +40,13 @@ PRESETS = {
     },
 }
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[2]
-REQUIRED_FILES = ("bert_config.json", "vocab.txt", "bert_model.ckpt.index", "config.json", "model.safetensors")
+REQUIRED_FILES = (
+    "bert_config.json",
+    "vocab.txt",
+    "bert_model.ckpt.index",
+    "config.json",
+    "model.safetensors",
+)
 PACKAGED_ROOT = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 
 

@@ -4,6 +4,7 @@ Everything a run needs lives in ``work_dir`` (vocabulary, prepared rows, the tra
 checkpoint, the loss log), so running the same call again after a kill (even SIGKILL) resumes
 from the last checkpoint and ends with the same weights as an uninterrupted run.
 """
+
 import json
 import os
 import time
@@ -85,10 +86,29 @@ def read_loss_log(path):
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def pretrain(output, work_dir, sources, base_vocab, objective="mlm", seq_len=128, batch_size=32,
-             epochs=1, steps_per_epoch=None, learning_rate=5e-4, warmup_steps=100, seed=0,
-             min_count=1, max_vocab=None, model_config=None, checkpoint_every=100, export_every=None,
-             log_every=50, weights_dtype="float32", callbacks=(), verbose="auto"):
+def pretrain(
+    output,
+    work_dir,
+    sources,
+    base_vocab,
+    objective="mlm",
+    seq_len=128,
+    batch_size=32,
+    epochs=1,
+    steps_per_epoch=None,
+    learning_rate=5e-4,
+    warmup_steps=100,
+    seed=0,
+    min_count=1,
+    max_vocab=None,
+    model_config=None,
+    checkpoint_every=100,
+    export_every=None,
+    log_every=50,
+    weights_dtype="float32",
+    callbacks=(),
+    verbose="auto",
+):
     """Pretrain a BERT with ``objective`` (``mlm`` whole-word masking, ``unilm`` or ``gpt``).
 
     Writes the model folder ``output`` (``bert_config.json``, ``vocab.txt``, ``bert_model.ckpt.*``,
@@ -115,8 +135,9 @@ def pretrain(output, work_dir, sources, base_vocab, objective="mlm", seq_len=128
         json.dump(config, out, indent=2)
 
     keras.utils.set_random_seed(seed)
-    data = PretrainingData(data_dir, batch_size, seed=seed, steps_per_epoch=steps_per_epoch,
-                           mask_id=token_dict["[MASK]"])
+    data = PretrainingData(
+        data_dir, batch_size, seed=seed, steps_per_epoch=steps_per_epoch, mask_id=token_dict["[MASK]"]
+    )
     transformer, model = build_pretraining_model(config_path, objective, data.max_predictions)
     total_steps = epochs * len(data)
     compile_for_pretraining(model, learning_rate, total_steps, min(warmup_steps, total_steps // 2))
@@ -128,11 +149,19 @@ def pretrain(output, work_dir, sources, base_vocab, objective="mlm", seq_len=128
 
     def export():
         last = _last_entry(log_path) if os.path.exists(log_path) else {}
-        info = {"objective": objective, "sources": list(sources), "seq_len": seq_len, "batch_size": batch_size,
-                "steps": checkpoint.global_step, "total_steps": total_steps,
-                "tokens_seen": checkpoint.global_step * batch_size * seq_len,
-                "corpus_rows": meta["rows"], "corpus_tokens": meta["tokens"],
-                "last_logged_loss": last.get("loss"), "seconds": last.get("seconds")}
+        info = {
+            "objective": objective,
+            "sources": list(sources),
+            "seq_len": seq_len,
+            "batch_size": batch_size,
+            "steps": checkpoint.global_step,
+            "total_steps": total_steps,
+            "tokens_seen": checkpoint.global_step * batch_size * seq_len,
+            "corpus_rows": meta["rows"],
+            "corpus_tokens": meta["tokens"],
+            "last_logged_loss": last.get("loss"),
+            "seconds": last.get("seconds"),
+        }
         export_pretrained(transformer, output, config, token_dict, info, weights_dtype)
 
     callbacks = [log, *callbacks]

@@ -271,7 +271,7 @@ def create_app(model, name, limits=None):
     async def within_timeout(awaitable):
         try:
             return await asyncio.wait_for(awaitable, limits.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             metrics.rejected.labels("timeout").inc()
             raise ApiError(504, f"request took longer than {limits.timeout_s} s", None, "timeout") from None
 
@@ -405,7 +405,7 @@ def create_app(model, name, limits=None):
     # ------------------------------------------------------------------ generation
     def generation_request(body, prompts, default_max_tokens):
         encoded = []
-        for i, prompt in enumerate(prompts):
+        for _i, prompt in enumerate(prompts):
             ids = model.encode(prompt)
             if not ids:
                 raise ApiError(400, "prompt has no tokens", "prompt")
@@ -450,7 +450,7 @@ def create_app(model, name, limits=None):
             while finished < total:
                 try:
                     event = await asyncio.wait_for(request.events.get(), deadline - loop.time())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     metrics.rejected.labels("timeout").inc()
                     raise ApiError(
                         504, f"request took longer than {limits.timeout_s} s", None, "timeout"

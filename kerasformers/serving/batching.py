@@ -57,7 +57,7 @@ class Batcher:
                 break
             try:
                 job = await asyncio.wait_for(self.queue.get(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             jobs.append(job)
             count += len(job.items)

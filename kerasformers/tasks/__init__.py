@@ -1,12 +1,14 @@
 """Task systems: from raw text to structured answers, one small uniform API per task.
 
-    task = TASKS["ner"](checkpoint=None)          # or NERTask(...); None = pretrained small model or scratch
-    task.fit("train.txt", "dev.txt", epochs=3)    # original data files or Python records
-    task.predict(["王小明在北京工作"])             # → [{"entities": [{"type", "start", "end", "text"}]}]
-    task.evaluate("test.txt")                     # → {"f1": ..., "precision": ..., "recall": ...}
-    task.save("ner_model/"); load("ner_model/")   # self-contained folder
+task = TASKS["ner"](checkpoint=None)          # or NERTask(...); None = pretrained small model or scratch
+task.fit("train.txt", "dev.txt", epochs=3)    # original data files or Python records
+task.predict(["王小明在北京工作"])             # → [{"entities": [{"type", "start", "end", "text"}]}]
+task.evaluate("test.txt")                     # → {"f1": ..., "precision": ..., "recall": ...}
+task.save("ner_model/"); load("ner_model/")   # self-contained folder
 """
+
 import json
+import os
 import pathlib
 
 from .base import Task
@@ -22,10 +24,24 @@ from .readers import DataFormatError
 from .relation import RelationExtractionTask
 from .title import TitleGenerationTask
 
-TASKS = {task.name: task for task in (ClassificationTask, SentencePairTask, NERTask, CWSTask,
-                                      RelationExtractionTask, EventExtractionTask, EntityLinkingTask,
-                                      TitleGenerationTask, CoupletTask, MLMReadingTask, Seq2SeqReadingTask,
-                                      NL2SQLTask, LanguageModelTask)}
+TASKS = {
+    task.name: task
+    for task in (
+        ClassificationTask,
+        SentencePairTask,
+        NERTask,
+        CWSTask,
+        RelationExtractionTask,
+        EventExtractionTask,
+        EntityLinkingTask,
+        TitleGenerationTask,
+        CoupletTask,
+        MLMReadingTask,
+        Seq2SeqReadingTask,
+        NL2SQLTask,
+        LanguageModelTask,
+    )
+}
 
 
 def register_task(task_class):
@@ -36,14 +52,14 @@ def register_task(task_class):
     return task_class
 
 
-def get_task(name):
+def get_task(name: str) -> type[Task]:
     try:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}") from None
 
 
-def load(directory):
+def load(directory: str | os.PathLike) -> Task:
     """A saved task folder → the task object (``.name``, ``.predict(inputs)``)."""
     manifest = pathlib.Path(directory) / "task.json"
     if not manifest.is_file():
@@ -53,8 +69,21 @@ def load(directory):
     return get_task(name).load(directory)
 
 
-__all__ = ["TASKS", "CWSTask", "ClassificationTask", "DataFormatError", "EntityLinkingTask", "EventExtractionTask",
-           "NERTask", "RelationExtractionTask", "SentencePairTask", "Task", "get_task", "load", "register_task"]
+__all__ = [
+    "TASKS",
+    "CWSTask",
+    "ClassificationTask",
+    "DataFormatError",
+    "EntityLinkingTask",
+    "EventExtractionTask",
+    "NERTask",
+    "RelationExtractionTask",
+    "SentencePairTask",
+    "Task",
+    "get_task",
+    "load",
+    "register_task",
+]
 __all__ += ["CoupletTask", "TitleGenerationTask"]
 __all__ += ["MLMReadingTask", "Seq2SeqReadingTask"]
 __all__ += ["NL2SQLTask"]

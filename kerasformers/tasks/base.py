@@ -7,6 +7,7 @@ how raw outputs become answers (``predict_batch``) and how answers are scored (`
 The loss lives inside the training graph (a ``Loss`` layer), so every task trains with
 the same ``model.fit`` loop.
 """
+
 import json
 import math
 import os
@@ -89,8 +90,9 @@ class Task:
     def prepare(self, records):
         """Choose labels and encoder from the training records, then build the models."""
         self.labels = self.collect_labels(records)
-        self.spec = encoders.resolve(self.checkpoint, self.texts(records), self.encoder_overrides,
-                                     model=self.model_family)
+        self.spec = encoders.resolve(
+            self.checkpoint, self.texts(records), self.encoder_overrides, model=self.model_family
+        )
         self.build()
 
     def build(self):
@@ -121,10 +123,21 @@ class Task:
     # ---- training ----------------------------------------------------------------
 
     def default_learning_rate(self):
-        return 1e-3 if self.spec.source == "scratch" else 1e-4 if self.spec.config["hidden_size"] < 512 else 2e-5
+        return (
+            1e-3 if self.spec.source == "scratch" else 1e-4 if self.spec.config["hidden_size"] < 512 else 2e-5
+        )
 
-    def fit(self, train, valid=None, epochs=3, batch_size=16, learning_rate=None, skip_bad=False,
-            verbose=1, seed=0):
+    def fit(
+        self,
+        train,
+        valid=None,
+        epochs=3,
+        batch_size=16,
+        learning_rate=None,
+        skip_bad=False,
+        verbose=1,
+        seed=0,
+    ):
         """Train on records or a file in the task's format; keeps the weights of the best epoch
         on ``valid`` (by ``self.metric``). Returns the history (one dict per epoch)."""
         keras.utils.set_random_seed(seed)
@@ -139,7 +152,9 @@ class Task:
             raise DataFormatError("no usable training examples (every record was filtered out)")
         length = bucket_length([f["length"] for f in features], self.maxlen)
         batches = _Batches(features, batch_size, lambda chosen: self.collate(chosen, length), seed)
-        self.train_model.compile(optimizer=keras.optimizers.Adam(learning_rate or self.default_learning_rate()))
+        self.train_model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate or self.default_learning_rate())
+        )
         tracker = _Tracker(self, valid_records)
         self.train_model.fit(batches, epochs=epochs, verbose=verbose, callbacks=[tracker])
         tracker.restore_best()
@@ -175,7 +190,7 @@ class Task:
             steps = tqdm(steps, desc=f"{self.name}: predicting", unit="batch")
         length = bucket_length([f["length"] for f in features], self.maxlen) if features else 0
         for start in steps:
-            batch = features[start:start + batch_size]
+            batch = features[start : start + batch_size]
             filled = batch + batch[-1:] * (batch_size - len(batch))  # one batch shape: one compile
             for feature, result in zip(batch, self.predict_batch(filled, length)):
                 outputs[feature["_record"]].append((feature, result))
@@ -222,9 +237,16 @@ class Task:
             staging = pathlib.Path(staging)
             self.spec.write(staging)
             self.train_model.save_weights(str(staging / "model.weights.h5"))
-            manifest = {"task": self.name, "format_version": FORMAT_VERSION, "model": self.spec.model,
-                        "options": self.options, "labels": self.labels, "state": self.state(),
-                        "history": self.history, "trained_from": self.spec.source}
+            manifest = {
+                "task": self.name,
+                "format_version": FORMAT_VERSION,
+                "model": self.spec.model,
+                "options": self.options,
+                "labels": self.labels,
+                "state": self.state(),
+                "history": self.history,
+                "trained_from": self.spec.source,
+            }
             with open(staging / "task.json", "w", encoding="utf-8") as handle:
                 json.dump(manifest, handle, ensure_ascii=False, indent=2)
             self.write_extra_files(staging)
@@ -291,7 +313,7 @@ class _Batches(keras.utils.PyDataset):
         return math.ceil(len(self.features) / self.batch_size)
 
     def __getitem__(self, index):
-        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         if len(chosen) < self.batch_size:  # fill the last batch: every batch has one shape
             chosen = np.concatenate([chosen, np.resize(self.order, self.batch_size - len(chosen))])
         return (tuple(self.collate([self.features[i] for i in chosen])),)

@@ -4,6 +4,7 @@ This is the sentiment model of "当Bert遇上Keras": the encoder's first-token o
 one dense softmax layer. A text longer than one window is classified window by window and
 the class probabilities are averaged.
 """
+
 import itertools
 
 import keras
@@ -62,11 +63,16 @@ class ClassificationTask(Task):
         if label < 0:  # a label never seen in training: nothing to learn from
             return []
         segment_ids = segment_ids or [[0] * len(ids) for ids in token_ids]
-        return [{"token_ids": t, "segment_ids": s, "label": label, "length": len(t)}
-                for t, s in zip(token_ids, segment_ids)]
+        return [
+            {"token_ids": t, "segment_ids": s, "label": label, "length": len(t)}
+            for t, s in zip(token_ids, segment_ids)
+        ]
 
     def collate(self, features, length, with_labels=True):
-        inputs = [pad([f["token_ids"] for f in features], length), pad([f["segment_ids"] for f in features], length)]
+        inputs = [
+            pad([f["token_ids"] for f in features], length),
+            pad([f["segment_ids"] for f in features], length),
+        ]
         if with_labels:
             inputs.append(np.array([f["label"] for f in features], dtype="int32"))
         return inputs
@@ -78,8 +84,11 @@ class ClassificationTask(Task):
     def combine(self, record, parts):
         probs = np.mean([result for _, result in parts], axis=0)
         best = int(np.argmax(probs))
-        return {"label": self.labels[best], "score": float(probs[best]),
-                "scores": {label: float(p) for label, p in zip(self.labels, probs)}}
+        return {
+            "label": self.labels[best],
+            "score": float(probs[best]),
+            "scores": {label: float(p) for label, p in zip(self.labels, probs)},
+        }
 
     def score(self, records, predictions):
         return accuracy([p["label"] for p in predictions], [str(r["label"]) for r in records])
@@ -95,7 +104,9 @@ class SentencePairTask(ClassificationTask):
         return readers.read_text_pairs(path, skip_bad)
 
     def check_record(self, record):
-        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("text_a", "text_b")):
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(k), str) for k in ("text_a", "text_b")
+        ):
             raise ValueError(f"expected a dict with 'text_a' and 'text_b' strings, got {record!r:.80}")
 
     def texts(self, records):
@@ -106,8 +117,9 @@ class SentencePairTask(ClassificationTask):
             return {"text_a": item[0], "text_b": item[1]}
         if isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("text_a", "text_b")):
             return item
-        raise ValueError(f"sentence-pair: expected [text_a, text_b] or a dict with 'text_a' and 'text_b', "
-                         f"got {item!r:.80}")
+        raise ValueError(
+            f"sentence-pair: expected [text_a, text_b] or a dict with 'text_a' and 'text_b', got {item!r:.80}"
+        )
 
     def strip_answers(self, record):
         return {"text_a": record["text_a"], "text_b": record["text_b"]}

@@ -15,6 +15,7 @@ the input. Architectures (option ``architecture``):
 Records are ``{"text": first line, "target": second line}``; whitespace inside a line is
 ignored (couplet-clean separates characters with spaces).
 """
+
 import pathlib
 
 import keras
@@ -30,6 +31,7 @@ ARCHITECTURES = ("cnn", "bert", "unilm")
 
 
 # ---- reader ------------------------------------------------------------------------------
+
 
 def _couplet_files(path):
     """A folder, its ``in.txt`` or its ``out.txt`` → (in.txt, out.txt) paths."""
@@ -50,20 +52,26 @@ def read_couplets(path, skip_bad=False):
         return _read_couplet_json(path, skip_bad)
     first_path, second_path = _couplet_files(path)
     if not first_path.is_file() or not second_path.is_file():
-        raise readers.DataFormatError(f"{path}: need couplet-clean's in.txt and out.txt side by side "
-                                      f"(looked for {first_path} and {second_path})")
+        raise readers.DataFormatError(
+            f"{path}: need couplet-clean's in.txt and out.txt side by side "
+            f"(looked for {first_path} and {second_path})"
+        )
     first, second = readers._Reader(first_path, skip_bad), readers._Reader(second_path, skip_bad)
     firsts, seconds = list(first.lines()), list(second.lines())
     if len(firsts) != len(seconds):
-        raise readers.DataFormatError(f"{first_path} has {len(firsts)} lines but {second_path} has "
-                                      f"{len(seconds)}: the files must pair up line by line")
+        raise readers.DataFormatError(
+            f"{first_path} has {len(firsts)} lines but {second_path} has "
+            f"{len(seconds)}: the files must pair up line by line"
+        )
     for (number, upper), (_, lower) in zip(firsts, seconds):
         upper, lower = "".join(upper.split()), "".join(lower.split())
         if not upper and not lower:
             continue
         if len(upper) != len(lower) or not upper:
-            first.fail(number, f"the lines differ in length ({len(upper)} characters in in.txt, "
-                               f"{len(lower)} in out.txt)")
+            first.fail(
+                number,
+                f"the lines differ in length ({len(upper)} characters in in.txt, {len(lower)} in out.txt)",
+            )
             continue
         first.records.append({"text": upper, "target": lower})
     first.records.skipped += second.records.skipped
@@ -97,6 +105,7 @@ def write_couplets(records, folder):
 
 # ---- model -------------------------------------------------------------------------------
 
+
 class _LabelLoss(Loss):
     """[labels, logits]: per-position cross-entropy where the label is not padding (0)."""
 
@@ -114,8 +123,9 @@ def gated_cnn(vocab_size, hidden, layers, dropout=0.1):
     mask = ops.expand_dims(ops.cast(ops.not_equal(token_ids, 0), "float32"), -1)
     x = keras.layers.Embedding(vocab_size, hidden, name="Embedding-Token")(token_ids)
     for i in range(layers):
-        both = keras.layers.Conv1D(2 * hidden, 3, padding="same", dilation_rate=2 ** (i % 3),
-                                   name=f"GatedCNN-{i}")(x * mask)
+        both = keras.layers.Conv1D(
+            2 * hidden, 3, padding="same", dilation_rate=2 ** (i % 3), name=f"GatedCNN-{i}"
+        )(x * mask)
         value, gate = ops.split(both, 2, axis=-1)
         x = x + keras.layers.Dropout(dropout, name=f"GatedCNN-{i}-Dropout")(value * ops.sigmoid(gate))
     logits = keras.layers.Dense(vocab_size, name="Output-Characters")(x * mask)
@@ -123,6 +133,7 @@ def gated_cnn(vocab_size, hidden, layers, dropout=0.1):
 
 
 # ---- the task ----------------------------------------------------------------------------
+
 
 class CoupletTask(Seq2SeqTask):
     """``predict(["晚风摇树树还挺"])`` → ``[{"target": "晨露润花花更红"}]`` (one character per input character)."""
@@ -135,7 +146,9 @@ class CoupletTask(Seq2SeqTask):
 
     def __init__(self, architecture="cnn", cnn_layers=6, **kwargs):
         if architecture not in ARCHITECTURES:
-            raise ValueError(f"couplet: architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
+            raise ValueError(
+                f"couplet: architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}"
+            )
         kwargs.setdefault("maxlen", self.default_maxlen)
         super().__init__(architecture=architecture, cnn_layers=int(cnn_layers), **kwargs)
 
@@ -144,7 +157,9 @@ class CoupletTask(Seq2SeqTask):
 
     def check_record(self, record):
         super().check_record(record)
-        if "target" in record and len("".join(record["target"].split())) != len("".join(record["text"].split())):
+        if "target" in record and len("".join(record["target"].split())) != len(
+            "".join(record["text"].split())
+        ):
             raise ValueError("'text' and 'target' must have the same number of characters")
 
     def parse_input(self, item):
@@ -165,7 +180,9 @@ class CoupletTask(Seq2SeqTask):
         self.tokenizer = self.spec.tokenizer()
         vocab_size = len(self.spec.token_dict)
         if self.architecture == "cnn":
-            token_ids, logits = gated_cnn(vocab_size, self.spec.config["hidden_size"], self.options["cnn_layers"])
+            token_ids, logits = gated_cnn(
+                vocab_size, self.spec.config["hidden_size"], self.options["cnn_layers"]
+            )
             inputs = [token_ids]
         else:
             transformer = self.spec.build()
@@ -191,7 +208,9 @@ class CoupletTask(Seq2SeqTask):
 
     def char_ids(self, text):
         unknown = self.tokenizer._token_unk_id
-        return [self.spec.token_dict.get(char, self.spec.token_dict.get(char.lower(), unknown)) for char in text]
+        return [
+            self.spec.token_dict.get(char, self.spec.token_dict.get(char.lower(), unknown)) for char in text
+        ]
 
     def features(self, record, training):
         if self.architecture == "unilm":
@@ -202,8 +221,8 @@ class CoupletTask(Seq2SeqTask):
         span = len(text) if self.architecture == "cnn" else self.maxlen - 2
         features = []
         for start in range(0, max(len(text), 1), span):
-            ids = self.char_ids(text[start:start + span])
-            labels = self.char_ids(record["target"][start:start + span]) if training else [0] * len(ids)
+            ids = self.char_ids(text[start : start + span])
+            labels = self.char_ids(record["target"][start : start + span]) if training else [0] * len(ids)
             if self.architecture == "bert":
                 cls, sep = self.tokenizer._token_start_id, self.tokenizer._token_end_id
                 ids, labels = [cls] + ids + [sep], [0] + labels + [0]
@@ -224,12 +243,14 @@ class CoupletTask(Seq2SeqTask):
     def predict_batch(self, features, length):
         if self.architecture == "unilm":
             return self.unilm_batch(features)
-        logits = ops.convert_to_numpy(self.predict_model.predict_on_batch(self.collate(features, length, False)))
+        logits = ops.convert_to_numpy(
+            self.predict_model.predict_on_batch(self.collate(features, length, False))
+        )
         offset = 1 if self.architecture == "bert" else 0
         results = []
         for row, feature in zip(logits, features):
             size = len(feature["token_ids"]) - 2 * offset
-            results.append((row[offset:offset + size] + self.allowed).argmax(-1).tolist())
+            results.append((row[offset : offset + size] + self.allowed).argmax(-1).tolist())
         return results
 
     def unilm_batch(self, features):
@@ -237,8 +258,9 @@ class CoupletTask(Seq2SeqTask):
         results = [None] * len(features)
         for size in sorted({f["size"] for f in features}):
             rows = [i for i, f in enumerate(features) if f["size"] == size]
-            generated = self.generate_ids([features[i]["token_ids"] for i in rows], min_new_tokens=size,
-                                          max_new_tokens=size, stop=False)
+            generated = self.generate_ids(
+                [features[i]["token_ids"] for i in rows], min_new_tokens=size, max_new_tokens=size, stop=False
+            )
             for i, ids in zip(rows, generated):
                 results[i] = ids
         return results
@@ -249,7 +271,7 @@ class CoupletTask(Seq2SeqTask):
             for token in self.tokenizer.ids_to_tokens(ids):
                 token = token.removeprefix("##")
                 chars.append(token if len(token) == 1 else "□")  # a special token: never a real character
-        chars = (chars + ["□"] * len(text))[:len(text)]  # UniLM: a window cut the source short
+        chars = (chars + ["□"] * len(text))[: len(text)]  # UniLM: a window cut the source short
         return {"target": "".join(chars)}
 
     def score(self, records, predictions):
@@ -259,6 +281,8 @@ class CoupletTask(Seq2SeqTask):
         hits = sum(a == b for predicted, gold in pairs for a, b in zip(predicted, gold))
         total = sum(len(gold) for _, gold in pairs)
         bleu = sacrebleu.corpus_bleu([p for p, _ in pairs], [[g for _, g in pairs]], tokenize="char").score
-        return {"accuracy": hits / max(total, 1), "exact_match": sum(p == g for p, g in pairs) / max(len(pairs), 1),
-                "bleu": bleu / 100}
-
+        return {
+            "accuracy": hits / max(total, 1),
+            "exact_match": sum(p == g for p, g in pairs) / max(len(pairs), 1),
+            "bleu": bleu / 100,
+        }

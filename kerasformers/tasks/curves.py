@@ -1,4 +1,5 @@
 """The training-curves PNG written into every trained task folder."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,7 +14,7 @@ def plot_history(history, path, title=""):
     left.plot(epochs, [entry["loss"] for entry in history], marker="o")
     left.set(xlabel="epoch", ylabel="training loss", title=f"{title} loss")
     for key in metrics:
-        right.plot(epochs, [entry.get(key) for entry in history], marker="o", label=key[len("valid_"):])
+        right.plot(epochs, [entry.get(key) for entry in history], marker="o", label=key[len("valid_") :])
     right.set(xlabel="epoch", ylabel="validation metric", title=f"{title} validation")
     if metrics:
         right.legend()

@@ -5,6 +5,7 @@ and a TF1 checkpoint / ``model.safetensors`` / ``pytorch_model.bin`` (bert4keras
 ``"scratch"`` (a small model with a vocabulary built from the training texts); or None: the
 cached pretrained small Chinese model when it exists, else ``"scratch"``.
 """
+
 import collections
 import json
 import os
@@ -17,9 +18,15 @@ PRETRAINED_NAME = "chinese-bert-tiny"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # A small encoder that trains in minutes on 2 CPU cores.
 SCRATCH_CONFIG = {
-    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-    "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
-    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
 }
 _CONFIG_NAMES = ("bert_config.json", "config.json")
 
@@ -42,8 +49,9 @@ class EncoderSpec:
         config = {**self.config, "vocab_size": len(self.token_dict)}
         path = None
         try:
-            transformer = build_transformer_model(None, None, model=self.model, return_keras_model=False,
-                                                  **_bert4keras_keys(config), **heads)
+            transformer = build_transformer_model(
+                None, None, model=self.model, return_keras_model=False, **_bert4keras_keys(config), **heads
+            )
             if self.weights is not None:
                 path = self.weights
                 transformer.load_weights_from_checkpoint(path)
@@ -54,7 +62,9 @@ class EncoderSpec:
     def write(self, directory):
         directory = pathlib.Path(directory)
         with open(directory / "bert_config.json", "w", encoding="utf-8") as handle:
-            json.dump({**self.config, "vocab_size": len(self.token_dict)}, handle, indent=2, ensure_ascii=False)
+            json.dump(
+                {**self.config, "vocab_size": len(self.token_dict)}, handle, indent=2, ensure_ascii=False
+            )
         save_vocab(str(directory / "vocab.txt"), self.token_dict)
 
     @classmethod
@@ -106,7 +116,9 @@ def from_folder(folder, model="bert"):
         raise ValueError(f"{folder}: no bert_model.ckpt.index, model.safetensors or pytorch_model.bin")
     config = _read_json(config_path)
     model = config.get("model_type", model) if config_path.name == "config.json" else model
-    return EncoderSpec(config, load_vocab(str(folder / "vocab.txt")), weights, model=model, source=str(folder))
+    return EncoderSpec(
+        config, load_vocab(str(folder / "vocab.txt")), weights, model=model, source=str(folder)
+    )
 
 
 def character_vocabulary(texts, max_size=8000):

@@ -6,6 +6,7 @@ as the subject's start and end (softmax over the text tokens), as in the "当Ber
 baseline. A long text is scored window by window and the best span of all windows wins.
 Answers: ``{"event_type", "subject", "start", "end", "score"}`` with character offsets.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -71,10 +72,16 @@ class EventExtractionTask(Task):
     def parse_input(self, item):
         if isinstance(item, (list, tuple)) and len(item) == 2:
             item = {"text": item[0], "event_type": item[1]}
-        if isinstance(item, dict) and isinstance(item.get("text"), str) and isinstance(item.get("event_type"), str):
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("text"), str)
+            and isinstance(item.get("event_type"), str)
+        ):
             return item
-        raise ValueError(f"event-extraction: expected [text, event_type] or a dict with 'text' and "
-                         f"'event_type', got {item!r:.80}")
+        raise ValueError(
+            f"event-extraction: expected [text, event_type] or a dict with 'text' and "
+            f"'event_type', got {item!r:.80}"
+        )
 
     def strip_answers(self, record):
         return {"text": record["text"], "event_type": record["event_type"]}
@@ -94,8 +101,13 @@ class EventExtractionTask(Task):
         for window in self.windows(record["text"], reserved=len(type_ids) - 1):
             token_ids = type_ids + window.token_ids[1:]
             segment_ids = [0] * len(type_ids) + [1] * (len(window.token_ids) - 1)
-            feature = {"token_ids": token_ids, "segment_ids": segment_ids, "window": window,
-                       "offset": len(type_ids), "length": len(token_ids)}
+            feature = {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "window": window,
+                "offset": len(type_ids),
+                "length": len(token_ids),
+            }
             if training:
                 start = record["text"].find(record["subject"])
                 span = token_span(window, start, start + len(record["subject"]))
@@ -106,22 +118,27 @@ class EventExtractionTask(Task):
         return features
 
     def collate(self, features, length, with_labels=True):
-        inputs = [pad([f["token_ids"] for f in features], length), pad([f["segment_ids"] for f in features], length)]
+        inputs = [
+            pad([f["token_ids"] for f in features], length),
+            pad([f["segment_ids"] for f in features], length),
+        ]
         if with_labels:
             inputs.append(np.array([f["positions"] for f in features], "int32"))
         return inputs
 
     def predict_batch(self, features, length):
-        starts, ends = (ops.convert_to_numpy(x) for x in
-                        self.predict_model.predict_on_batch(self.collate(features, length, False)))
+        starts, ends = (
+            ops.convert_to_numpy(x)
+            for x in self.predict_model.predict_on_batch(self.collate(features, length, False))
+        )
         results = []
         for start_logits, end_logits, feature in zip(starts, ends, features):
             first, n = feature["offset"], len(feature["window"].offsets)
             if n == 0:
                 results.append(None)
                 continue
-            start_scores = _log_softmax(start_logits[first:first + n])
-            end_scores = _log_softmax(end_logits[first:first + n])
+            start_scores = _log_softmax(start_logits[first : first + n])
+            end_scores = _log_softmax(end_logits[first : first + n])
             # best (start <= end < start + max_subject_tokens) by joint log-probability
             limit = self.options["max_subject_tokens"]
             pairs = start_scores[:, None] + end_scores[None, :]
@@ -132,14 +149,24 @@ class EventExtractionTask(Task):
         return results
 
     def combine(self, record, parts):
-        candidates = [(result, feature["window"]) for feature, result in parts
-                      if result is not None and not feature["window"].touches_cut(*result[1:])]
-        answer = {"event_type": record["event_type"], "subject": None, "start": None, "end": None, "score": 0.0}
+        candidates = [
+            (result, feature["window"])
+            for feature, result in parts
+            if result is not None and not feature["window"].touches_cut(*result[1:])
+        ]
+        answer = {
+            "event_type": record["event_type"],
+            "subject": None,
+            "start": None,
+            "end": None,
+            "score": 0.0,
+        }
         if candidates:
             (log_probability, first, last), window = max(candidates, key=lambda c: c[0][0])
             start, end = window.span(first, last)
-            answer.update(subject=record["text"][start:end], start=start, end=end,
-                          score=float(np.exp(log_probability)))
+            answer.update(
+                subject=record["text"][start:end], start=start, end=end, score=float(np.exp(log_probability))
+            )
         return answer
 
     def score(self, records, predictions):

@@ -7,6 +7,7 @@ is one token). Answers go back to character offsets through the tokenizer's offs
 windows: CRF tags are stitched token by token from the window where the token has the most
 context; GlobalPointer spans from all windows are merged.
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -90,10 +91,14 @@ class _TaggingTask(Task):
         return pad([f["labels"] for f in features], length)
 
     def predict_batch(self, features, length):
-        scores = ops.convert_to_numpy(self.predict_model.predict_on_batch(self.collate(features, length, False)))
+        scores = ops.convert_to_numpy(
+            self.predict_model.predict_on_batch(self.collate(features, length, False))
+        )
         decoder = ViterbiDecoder(ops.convert_to_numpy(self.crf.trans))
-        return [decoder.decode(s[1:1 + len(f["window"].offsets)]) if len(f["window"].offsets) else []
-                for s, f in zip(scores, features)]
+        return [
+            decoder.decode(s[1 : 1 + len(f["window"].offsets)]) if len(f["window"].offsets) else []
+            for s, f in zip(scores, features)
+        ]
 
     def stitched_tags(self, parts):
         """Per window tag paths → (tag names, (start, end) char offsets) for every token of the text."""
@@ -146,15 +151,16 @@ class NERTask(_TaggingTask):
                 continue
             kind = self.labels.index(str(entity["type"]))
             tags[span[0]] = 1 + 2 * kind
-            tags[span[0] + 1:span[1] + 1] = 2 + 2 * kind
+            tags[span[0] + 1 : span[1] + 1] = 2 + 2 * kind
         return tags
 
     def build_heads(self, transformer):
         if self.options["head"] == "crf":
             return self.build_crf(transformer)
         head_class = EfficientGlobalPointer if self.options["efficient"] else GlobalPointer
-        logits = head_class(heads=len(self.labels), head_size=self.options["head_size"],
-                            name="GlobalPointer")(transformer.model.output)
+        logits = head_class(
+            heads=len(self.labels), head_size=self.options["head_size"], name="GlobalPointer"
+        )(transformer.model.output)
         grid = keras.Input(shape=(len(self.labels), None, None), dtype="float32", name="Input-Spans")
         loss = _GridLoss(output_axis=1, name="GlobalPointer-Loss")([grid, logits])
         self.train_model = keras.Model([*transformer.model.inputs, grid], loss)
@@ -182,11 +188,13 @@ class NERTask(_TaggingTask):
     def predict_batch(self, features, length):
         if self.options["head"] == "crf":
             return super().predict_batch(features, length)
-        logits = ops.convert_to_numpy(self.predict_model.predict_on_batch(self.collate(features, length, False)))
+        logits = ops.convert_to_numpy(
+            self.predict_model.predict_on_batch(self.collate(features, length, False))
+        )
         results = []
         for grid, feature in zip(logits, features):
             n = len(feature["window"].offsets)
-            kinds, starts, ends = np.nonzero(grid[:, 1:n + 1, 1:n + 1] > 0)
+            kinds, starts, ends = np.nonzero(grid[:, 1 : n + 1, 1 : n + 1] > 0)
             results.append(list(zip(kinds.tolist(), starts.tolist(), ends.tolist())))
         return results
 
@@ -206,14 +214,23 @@ class NERTask(_TaggingTask):
                 if window.touches_cut(first, last):
                     continue
                 start, end = window.span(first, last)
-                found[(start, end, kind)] = {"type": self.labels[kind], "start": start, "end": end,
-                                             "text": text[start:end]}
+                found[(start, end, kind)] = {
+                    "type": self.labels[kind],
+                    "start": start,
+                    "end": end,
+                    "text": text[start:end],
+                }
         return {"entities": [found[key] for key in sorted(found)]}
 
     def score(self, records, predictions):
-        gold = [(i, str(e["type"]), int(e["start"]), int(e["end"]))
-                for i, r in enumerate(records) for e in r.get("entities", [])]
-        found = [(i, e["type"], e["start"], e["end"]) for i, p in enumerate(predictions) for e in p["entities"]]
+        gold = [
+            (i, str(e["type"]), int(e["start"]), int(e["end"]))
+            for i, r in enumerate(records)
+            for e in r.get("entities", [])
+        ]
+        found = [
+            (i, e["type"], e["start"], e["end"]) for i, p in enumerate(predictions) for e in p["entities"]
+        ]
         return prf(found, gold)
 
 

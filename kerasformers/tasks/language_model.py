@@ -12,6 +12,7 @@ Data: plain text lines (one text per line) or dialogue JSON in LCCC's format (a 
 each a list of utterances; LCCC's space-separated tokens are joined back; a ``{"train": [...]}``
 object or JSON lines of lists work too).
 """
+
 import json
 import math
 import re
@@ -28,10 +29,27 @@ from .readers import DataFormatError, Records
 
 FAMILIES = {"gpt": "gpt", "gpt2": "gpt2", "gpt2_ml": "gpt2_ml", "cdial-gpt": "gpt"}  # → model key
 SPEAKERS = ("[speaker1]", "[speaker2]")
-SCRATCH_CONFIG = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-                  "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
-DECODING = ("max_new_tokens", "min_new_tokens", "do_sample", "top_k", "top_p", "temperature", "repetition_penalty", "num_beams",
-            "stop_strings", "seed")
+SCRATCH_CONFIG = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
+DECODING = (
+    "max_new_tokens",
+    "min_new_tokens",
+    "do_sample",
+    "top_k",
+    "top_p",
+    "temperature",
+    "repetition_penalty",
+    "num_beams",
+    "stop_strings",
+    "seed",
+)
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f])")
 
 
@@ -76,19 +94,26 @@ class LanguageModelTask(Task):
         try:
             data = json.loads(content)
         except json.JSONDecodeError:  # JSON lines: one dialogue per line
-            data = [_json_line(path, number, line) for number, line in enumerate(content.splitlines(), 1)
-                    if line.strip()]
+            data = [
+                _json_line(path, number, line)
+                for number, line in enumerate(content.splitlines(), 1)
+                if line.strip()
+            ]
         if isinstance(data, dict):
             if "train" not in data:
-                raise DataFormatError(f"{path}: a JSON object needs a 'train' list of dialogues, has "
-                                      f"{', '.join(map(str, data)) or 'no keys'}")
+                raise DataFormatError(
+                    f"{path}: a JSON object needs a 'train' list of dialogues, has "
+                    f"{', '.join(map(str, data)) or 'no keys'}"
+                )
             data = data["train"]
         records = Records()
         for index, dialogue in enumerate(data):
             if not (isinstance(dialogue, list) and dialogue and all(isinstance(u, str) for u in dialogue)):
                 if not skip_bad:
-                    raise DataFormatError(f"{path}: dialogue {index} is not a non-empty list of utterance "
-                                          f"strings: {dialogue!r:.60}")
+                    raise DataFormatError(
+                        f"{path}: dialogue {index} is not a non-empty list of utterance "
+                        f"strings: {dialogue!r:.60}"
+                    )
                 records.skipped += 1
                 continue
             records.append({"dialogue": [join_tokens(u) for u in dialogue]})
@@ -97,7 +122,9 @@ class LanguageModelTask(Task):
     def check_record(self, record):
         if isinstance(record, dict) and isinstance(record.get("dialogue"), list):
             if not record["dialogue"] or not all(isinstance(u, str) for u in record["dialogue"]):
-                raise ValueError(f"'dialogue' must be a non-empty list of strings, got {record['dialogue']!r:.60}")
+                raise ValueError(
+                    f"'dialogue' must be a non-empty list of strings, got {record['dialogue']!r:.60}"
+                )
             return
         super().check_record(record)
 
@@ -139,7 +166,9 @@ class LanguageModelTask(Task):
 
     def build_heads(self, transformer):
         if self.family == "cdial-gpt" and getattr(transformer, "segment_vocab_size", 0) == 0:
-            raise ValueError("cdial-gpt needs a GPT with segment embeddings (type_vocab_size > 0 in the config)")
+            raise ValueError(
+                "cdial-gpt needs a GPT with segment embeddings (type_vocab_size > 0 in the config)"
+            )
         token_ids, logits = transformer.model.inputs[0], transformer.model.output
         loss = _NextTokenLoss(output_axis=1, name="LM-Loss")([token_ids, logits])
         self.train_model = keras.Model(transformer.model.inputs, loss)
@@ -204,23 +233,32 @@ class LanguageModelTask(Task):
             raise TypeError("predict() takes a list of inputs")
         unknown = sorted(set(decoding) - set(DECODING))
         if unknown:
-            raise TypeError(f"{self.name}: unknown decoding option(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(DECODING)}, allowed")
+            raise TypeError(
+                f"{self.name}: unknown decoding option(s) {', '.join(unknown)}; known: "
+                f"{', '.join(DECODING)}, allowed"
+            )
         options = {**{k: v for k, v in self.options.items() if k in DECODING}, **decoding}
         records = [self.parse_input(item) for item in inputs]
         room = self.maxlen - int(options["max_new_tokens"])
         if room < 2:
-            raise ValueError(f"max_new_tokens={options['max_new_tokens']} leaves no room for a prompt within "
-                             f"maxlen={self.maxlen}")
+            raise ValueError(
+                f"max_new_tokens={options['max_new_tokens']} leaves no room for a prompt within "
+                f"maxlen={self.maxlen}"
+            )
         answers = []
         for start in range(0, len(records), batch_size):
-            batch = [self.sequence(record, complete=False) for record in records[start:start + batch_size]]
+            batch = [self.sequence(record, complete=False) for record in records[start : start + batch_size]]
             batch = [(ids[-room:], segments[-room:]) for ids, segments in batch]  # keep the latest context
-            dialogue = any("dialogue" in record for record in records[start:start + batch_size])
+            dialogue = any("dialogue" in record for record in records[start : start + batch_size])
             texts = generate_text(
-                self.transformer, [ids for ids, _ in batch], self.tokenizer, stop_ids=self.stop_ids(dialogue),
+                self.transformer,
+                [ids for ids, _ in batch],
+                self.tokenizer,
+                stop_ids=self.stop_ids(dialogue),
                 segment_ids=[s for _, s in batch] if self.uses_segments else None,
-                allowed_sequences=allowed, **options)
+                allowed_sequences=allowed,
+                **options,
+            )
             answers.extend({"text": text} for text in texts)
         return answers
 
@@ -239,7 +277,7 @@ class LanguageModelTask(Task):
         total, count = 0.0, 0
         length = bucket_length([f["length"] for f in features], self.maxlen)
         for start in range(0, len(features), batch_size):
-            batch = features[start:start + batch_size]
+            batch = features[start : start + batch_size]
             inputs = self.collate(batch, length)
             model_inputs = inputs if len(inputs) > 1 else inputs[0]
             logits = ops.convert_to_numpy(self.logits_model.predict_on_batch(model_inputs)).astype("float64")

@@ -11,6 +11,7 @@ mentions are found by longest-match lookup of the knowledge-base names. Answers:
 ``{"mentions": [{"mention", "start", "end", "kb_id", "entity", "score"}]}``. ``evaluate``
 scores linking of the given mentions: micro F1 over (offset, mention, kb_id), NIL excluded.
 """
+
 import json
 import os
 import random
@@ -71,7 +72,7 @@ class EntityLinkingTask(Task):
         super().check_record(record)
         for mention in record.get("mention_data", []):
             offset = int(mention["offset"])
-            if record["text"][offset:offset + len(mention["mention"])] != mention["mention"]:
+            if record["text"][offset : offset + len(mention["mention"])] != mention["mention"]:
                 raise ValueError(f"mention {mention['mention']!r} is not at offset {offset}")
 
     def texts(self, records):
@@ -99,8 +100,8 @@ class EntityLinkingTask(Task):
         mentions, position = [], 0
         while position < len(text):
             for size in range(min(self.longest_name, len(text) - position), 0, -1):
-                if text[position:position + size] in self.names:
-                    mentions.append({"mention": text[position:position + size], "offset": position})
+                if text[position : position + size] in self.names:
+                    mentions.append({"mention": text[position : position + size], "offset": position})
                     position += size
                     break
             else:
@@ -114,20 +115,33 @@ class EntityLinkingTask(Task):
         marked = text[:start] + MARK_OPEN + text[start:end] + MARK_CLOSE + text[end:]
         budget = self.maxlen // 2
         windows = self.windows(marked, reserved=self.maxlen - budget)
-        window = next((w for w in windows if len(w.offsets) and w.offsets[0, 0] <= start
-                       and w.offsets[-1, 1] >= end + 2), windows[0])
+        window = next(
+            (
+                w
+                for w in windows
+                if len(w.offsets) and w.offsets[0, 0] <= start and w.offsets[-1, 1] >= end + 2
+            ),
+            windows[0],
+        )
         description = self.tokenizer.encode(describe(self.knowledge_base[kb_id]))[0][1:]
-        description = description[:self.maxlen - len(window.token_ids) - 1] + description[-1:]
+        description = description[: self.maxlen - len(window.token_ids) - 1] + description[-1:]
         token_ids = window.token_ids + description
         segment_ids = [0] * len(window.token_ids) + [1] * len(description)
-        return {"token_ids": token_ids, "segment_ids": segment_ids, "label": label, "kb_id": kb_id,
-                "length": len(token_ids)}
+        return {
+            "token_ids": token_ids,
+            "segment_ids": segment_ids,
+            "label": label,
+            "kb_id": kb_id,
+            "length": len(token_ids),
+        }
 
     def parse_input(self, item):
         record = super().parse_input(item)
         mentions = record.get("mention_data")
-        return {"text": record["text"],
-                "mention_data": self.find_mentions(record["text"]) if mentions is None else mentions}
+        return {
+            "text": record["text"],
+            "mention_data": self.find_mentions(record["text"]) if mentions is None else mentions,
+        }
 
     def features(self, record, training):
         rng = random.Random(len(record["text"]))
@@ -166,8 +180,9 @@ class EntityLinkingTask(Task):
     def predict_batch(self, features, length):
         if all(f["kb_id"] is None for f in features):
             return [None] * len(features)
-        probs = ops.convert_to_numpy(self.predict_model.predict_on_batch(
-            self.collate(features, max(length, 1), False)))[:, 0]
+        probs = ops.convert_to_numpy(
+            self.predict_model.predict_on_batch(self.collate(features, max(length, 1), False))
+        )[:, 0]
         return [float(p) if f["kb_id"] is not None else None for p, f in zip(probs, features)]
 
     def combine(self, record, parts):
@@ -183,28 +198,49 @@ class EntityLinkingTask(Task):
             if probability <= 0.5:
                 kb_id = NIL
             start = int(mention["offset"])
-            answers.append({"mention": mention["mention"], "start": start, "end": start + len(mention["mention"]),
-                            "kb_id": kb_id, "score": probability,
-                            "entity": self.knowledge_base[kb_id]["subject"] if kb_id != NIL else None})
+            answers.append(
+                {
+                    "mention": mention["mention"],
+                    "start": start,
+                    "end": start + len(mention["mention"]),
+                    "kb_id": kb_id,
+                    "score": probability,
+                    "entity": self.knowledge_base[kb_id]["subject"] if kb_id != NIL else None,
+                }
+            )
         return {"mentions": answers}
 
     def strip_answers(self, record):
-        return {"text": record["text"], "mention_data": [{"mention": m["mention"], "offset": m["offset"]}
-                                                         for m in record.get("mention_data", [])]}
+        return {
+            "text": record["text"],
+            "mention_data": [
+                {"mention": m["mention"], "offset": m["offset"]} for m in record.get("mention_data", [])
+            ],
+        }
 
     def score(self, records, predictions):
-        gold = [(i, int(m["offset"]), m["mention"], str(m["kb_id"])) for i, r in enumerate(records)
-                for m in r.get("mention_data", []) if str(m["kb_id"]) in self.knowledge_base]
-        found = [(i, m["start"], m["mention"], m["kb_id"]) for i, p in enumerate(predictions)
-                 for m in p["mentions"] if m["kb_id"] != NIL]
+        gold = [
+            (i, int(m["offset"]), m["mention"], str(m["kb_id"]))
+            for i, r in enumerate(records)
+            for m in r.get("mention_data", [])
+            if str(m["kb_id"]) in self.knowledge_base
+        ]
+        found = [
+            (i, m["start"], m["mention"], m["kb_id"])
+            for i, p in enumerate(predictions)
+            for m in p["mentions"]
+            if m["kb_id"] != NIL
+        ]
         return prf(found, gold)
 
     # ---- the knowledge base travels with the saved task ----------------------------
 
     def write_extra_files(self, directory):
         with open(os.path.join(directory, "kb_data"), "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps({"subject_id": kb_id, **entry}, ensure_ascii=False) + "\n"
-                              for kb_id, entry in self.knowledge_base.items())
+            handle.writelines(
+                json.dumps({"subject_id": kb_id, **entry}, ensure_ascii=False) + "\n"
+                for kb_id, entry in self.knowledge_base.items()
+            )
 
     def read_extra_files(self, directory):
         self.set_knowledge_base(os.path.join(directory, "kb_data"))

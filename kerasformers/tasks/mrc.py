@@ -21,6 +21,7 @@ has none; an optional ``"answers"`` list gives the accepted gold answers). Answe
 scorer the articles quote: ``accuracy`` (exact match against any gold answer), ``f1``
 (character-level, best gold answer) and ``final`` = their mean (MLM 0.7745, seq2seq 0.7699).
 """
+
 import collections
 import json
 import os
@@ -42,9 +43,14 @@ _EPSILON = 1e-12
 
 # ---- data ------------------------------------------------------------------------------
 
+
 def check_mrc_record(record):
     """A record in the task schema → the same record cleaned (answers default to ""), or raises."""
-    if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not record["question"].strip():
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("question"), str)
+        or not record["question"].strip()
+    ):
         raise ValueError("expected an object with a non-empty 'question' string")
     passages = record.get("passages")
     if not isinstance(passages, list) or not passages:
@@ -58,8 +64,9 @@ def check_mrc_record(record):
             raise TypeError(f"passage {index}: 'answer' must be a string, got {answer!r:.40}")
         cleaned.append({"passage": passage["passage"], "answer": answer})
     out = {**record, "passages": cleaned}
-    if "answers" in record and not (isinstance(record["answers"], list)
-                                    and all(isinstance(a, str) for a in record["answers"])):
+    if "answers" in record and not (
+        isinstance(record["answers"], list) and all(isinstance(a, str) for a in record["answers"])
+    ):
         raise ValueError("'answers' must be a list of strings")
     return out
 
@@ -74,13 +81,18 @@ def _from_webqa_v1(record):
     for index, evidence in enumerate(evidences):
         if not isinstance(evidence, dict) or not isinstance(evidence.get("e_tokens"), list):
             raise TypeError(f"evidence {index}: expected an object with an 'e_tokens' list")
-        answers = ["".join(map(str, tokens)) for tokens in evidence.get("golden_answers", [])
-                   if isinstance(tokens, list)]
+        answers = [
+            "".join(map(str, tokens))
+            for tokens in evidence.get("golden_answers", [])
+            if isinstance(tokens, list)
+        ]
         answers = [a for a in answers if a and a != "no_answer"]
         if evidence.get("type", "positive") == "negative":
             answers = []
         golds += [a for a in answers if a not in golds]
-        passages.append({"passage": "".join(map(str, evidence["e_tokens"])), "answer": answers[0] if answers else ""})
+        passages.append(
+            {"passage": "".join(map(str, evidence["e_tokens"])), "answer": answers[0] if answers else ""}
+        )
     record = {"question": "".join(map(str, record["q_tokens"])), "passages": passages}
     return {**record, "answers": golds} if golds else record
 
@@ -156,8 +168,11 @@ def questions_from_entities(ner_records, distractors=2, seed=0):
         if not kinds:
             continue
         kind = rng.choice(kinds)
-        others = [r["text"] for r in rng.sample(ner_records, min(len(ner_records), 4 * distractors))
-                  if all(e["type"] != kind for e in r["entities"])][:distractors]
+        others = [
+            r["text"]
+            for r in rng.sample(ner_records, min(len(ner_records), 4 * distractors))
+            if all(e["type"] != kind for e in r["entities"])
+        ][:distractors]
         passages = [{"passage": record["text"], "answer": by_type[kind][0]}]
         passages += [{"passage": other, "answer": NO_ANSWER} for other in others]
         rng.shuffle(passages)
@@ -167,8 +182,11 @@ def questions_from_entities(ner_records, distractors=2, seed=0):
 
 # ---- metrics -----------------------------------------------------------------------------
 
+
 def _normalise(text):
-    return "".join(ch for ch in text.lower() if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+    return "".join(
+        ch for ch in text.lower() if not ch.isspace() and not unicodedata.category(ch).startswith("P")
+    )
 
 
 def _char_f1(predicted, gold):
@@ -196,19 +214,20 @@ def mrc_scores(predicted, golds):
 
 # ---- decoding -----------------------------------------------------------------------------
 
+
 def continuations(tokens, prefix):
     """Tokens that follow ``prefix`` somewhere in ``tokens`` (every token when it is empty)."""
     n = len(prefix)
     if not n:
         return set(tokens)
-    return {tokens[i + n] for i in range(len(tokens) - n) if tuple(tokens[i:i + n]) == tuple(prefix)}
+    return {tokens[i + n] for i in range(len(tokens) - n) if tuple(tokens[i : i + n]) == tuple(prefix)}
 
 
 def _vote(probs, vote):
     """Per-passage next-token probabilities (P, B, V) → one log score per (beam, token)."""
     if vote == "product":
         return np.log(probs + _EPSILON).sum(axis=0)
-    return np.log((probs ** 2).sum(axis=0) / (probs.sum(axis=0) + 1) + _EPSILON)
+    return np.log((probs**2).sum(axis=0) / (probs.sum(axis=0) + 1) + _EPSILON)
 
 
 def voting_beam_search(next_probs, passages, end_id, beam_size=1, max_len=16, vote="product", allowed=None):
@@ -252,10 +271,11 @@ def _sequence_score(total, passages, vote):
 def _find(tokens, answer):
     """First index where the tuple ``answer`` occurs in ``tokens``, or None."""
     n = len(answer)
-    return next((i for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n]) == answer), None)
+    return next((i for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) == answer), None)
 
 
 # ---- shared task code -----------------------------------------------------------------------
+
 
 def _token_crossentropy(labels, keep, probs):
     """Cross-entropy of probabilities against label ids, averaged where ``keep`` is non-zero."""
@@ -289,7 +309,7 @@ class _AnswerSlots(keras.layers.Layer):
         self.slots = slots
 
     def call(self, probs):
-        return probs[:, 1:self.slots + 1]
+        return probs[:, 1 : self.slots + 1]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.slots, input_shape[2])
@@ -348,12 +368,16 @@ class _ReadingTask(Task):
         if isinstance(item, (list, tuple)) and len(item) == 2:
             item = {"question": item[0], "passages": item[1]}
         if isinstance(item, dict) and isinstance(item.get("passages"), list):
-            item = {**item, "passages": [p if isinstance(p, dict) else {"passage": p} for p in item["passages"]]}
+            item = {
+                **item,
+                "passages": [p if isinstance(p, dict) else {"passage": p} for p in item["passages"]],
+            }
         try:
             return check_mrc_record(item)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{self.name}: expected {{'question', 'passages'}} or [question, [passages]]: "
-                             f"{error}") from None
+            raise ValueError(
+                f"{self.name}: expected {{'question', 'passages'}} or [question, [passages]]: {error}"
+            ) from None
 
     def strip_answers(self, record):
         return {"question": record["question"], "passages": [p["passage"] for p in record["passages"]]}
@@ -367,7 +391,7 @@ class _ReadingTask(Task):
 
     def question_ids(self, question):
         """Question tokens + [SEP], at most ``question_len`` tokens before the [SEP]."""
-        ids = self.tokenizer.encode(question)[0][1:-1][:self.options["question_len"]]
+        ids = self.tokenizer.encode(question)[0][1:-1][: self.options["question_len"]]
         return ids + [self.tokenizer._token_end_id]
 
     def passage_windows(self, passage, reserved):
@@ -375,11 +399,15 @@ class _ReadingTask(Task):
         the substitution is one character for one) leaving ``reserved`` tokens for the rest."""
         budget = self.maxlen - reserved
         if budget < 3:
-            raise ValueError(f"{self.name}: maxlen {self.maxlen} leaves no room for the passage; "
-                             f"raise maxlen or lower answer_len / question_len")
+            raise ValueError(
+                f"{self.name}: maxlen {self.maxlen} leaves no room for the passage; "
+                f"raise maxlen or lower answer_len / question_len"
+            )
         from .windows import token_windows
 
-        return token_windows(self.tokenizer, passage.translate(_SEPARATORS), budget, max(1, (budget - 2) // 2))
+        return token_windows(
+            self.tokenizer, passage.translate(_SEPARATORS), budget, max(1, (budget - 2) // 2)
+        )
 
     def training_answer(self, window_text, answer):
         """The answer the model learns for one window: the gold answer (spaces as commas) when all
@@ -392,7 +420,7 @@ class _ReadingTask(Task):
     def answer_ids(self, answer):
         """Answer tokens + [SEP], cut to ``answer_len``."""
         ids = self.tokenizer.encode(answer)[0][1:-1] if answer else []
-        return ids[:self.answer_len - 1] + [self.tokenizer._token_end_id]
+        return ids[: self.answer_len - 1] + [self.tokenizer._token_end_id]
 
     def answer_text(self, answer, candidates):
         """Answer token ids → the raw passage text they come from (``candidates``: (content token
@@ -406,8 +434,11 @@ class _ReadingTask(Task):
 
 
 def _window_text(passage, window):
-    return passage.translate(_SEPARATORS)[int(window.offsets[0, 0]):int(window.offsets[-1, 1])] \
-        if len(window.offsets) else ""
+    return (
+        passage.translate(_SEPARATORS)[int(window.offsets[0, 0]) : int(window.offsets[-1, 1])]
+        if len(window.offsets)
+        else ""
+    )
 
 
 class MLMReadingTask(_ReadingTask):
@@ -429,13 +460,21 @@ class MLMReadingTask(_ReadingTask):
     def features(self, record, training):
         tokenizer = self.tokenizer
         question = self.question_ids(record["question"])
-        head = [tokenizer._token_start_id] + [tokenizer._token_mask_id] * self.answer_len + [tokenizer._token_end_id]
+        head = (
+            [tokenizer._token_start_id]
+            + [tokenizer._token_mask_id] * self.answer_len
+            + [tokenizer._token_end_id]
+        )
         features = []
         for passage in record["passages"]:
             for window in self.passage_windows(passage["passage"], len(head) + len(question) - 1):
                 token_ids = head + question + window.token_ids[1:]
-                feature = {"token_ids": token_ids, "length": len(token_ids), "window": window,
-                           "passage": passage["passage"]}
+                feature = {
+                    "token_ids": token_ids,
+                    "length": len(token_ids),
+                    "window": window,
+                    "passage": passage["passage"],
+                }
                 if training:
                     answer = self.training_answer(_window_text(passage["passage"], window), passage["answer"])
                     feature["labels"] = self.answer_ids(answer)
@@ -450,14 +489,16 @@ class MLMReadingTask(_ReadingTask):
         return inputs
 
     def predict_batch(self, features, length):
-        probs = ops.convert_to_numpy(self.predict_model.predict_on_batch(self.collate(features, length, False)))
+        probs = ops.convert_to_numpy(
+            self.predict_model.predict_on_batch(self.collate(features, length, False))
+        )
         return [self.decode_slots(p, f["window"].token_ids[1:-1]) for p, f in zip(probs, features)]
 
     def decode_slots(self, probs, passage_tokens):
         """Greedy over the slots, each token continuing the answer as a passage n-gram or [SEP];
         → (answer ids, mean probability of the chosen tokens)."""
         end_id, answer, total = self.tokenizer._token_end_id, (), 0.0
-        for slot, slot_probs in enumerate(probs):
+        for slot, slot_probs in enumerate(probs):  # noqa: B007 -- slot counts the steps taken
             allowed = sorted(continuations(passage_tokens, answer) | {end_id})
             best = allowed[int(np.argmax(slot_probs[allowed]))]
             total += float(slot_probs[best])
@@ -470,8 +511,9 @@ class MLMReadingTask(_ReadingTask):
         votes = collections.defaultdict(list)
         for feature, (answer, score) in parts:
             if answer:
-                text = self.answer_text(answer, [(feature["window"].token_ids[1:-1], feature["window"],
-                                                  feature["passage"])])
+                text = self.answer_text(
+                    answer, [(feature["window"].token_ids[1:-1], feature["window"], feature["passage"])]
+                )
                 votes[text].append(score)
         if not votes:
             return {"answer": NO_ANSWER, "score": 0.0}
@@ -503,7 +545,9 @@ class Seq2SeqReadingTask(_ReadingTask):
         loss = _UniLMLoss(output_axis=2, name="Answer-Loss")([token_ids, segment_ids, probs])
         self.train_model = keras.Model(transformer.model.inputs, loss)
         positions = keras.Input(shape=(), dtype="int32", name="Input-Position")
-        self.next_model = keras.Model([*transformer.model.inputs, positions], _NextToken()([probs, positions]))
+        self.next_model = keras.Model(
+            [*transformer.model.inputs, positions], _NextToken()([probs, positions])
+        )
 
     def prefixes(self, record):
         """Per passage window: (``[CLS] passage [SEP] question [SEP]`` ids, window, passage)."""
@@ -517,15 +561,24 @@ class Seq2SeqReadingTask(_ReadingTask):
     def features(self, record, training):
         features = []
         for prefix, window, passage in self.prefixes(record):
-            answer = self.answer_ids(self.training_answer(_window_text(passage["passage"], window),
-                                                          passage["answer"]))
+            answer = self.answer_ids(
+                self.training_answer(_window_text(passage["passage"], window), passage["answer"])
+            )
             token_ids = prefix + answer
-            features.append({"token_ids": token_ids, "segment_ids": [0] * len(prefix) + [1] * len(answer),
-                             "length": len(token_ids)})
+            features.append(
+                {
+                    "token_ids": token_ids,
+                    "segment_ids": [0] * len(prefix) + [1] * len(answer),
+                    "length": len(token_ids),
+                }
+            )
         return features
 
     def collate(self, features, length, with_labels=True):
-        return [pad([f["token_ids"] for f in features], length), pad([f["segment_ids"] for f in features], length)]
+        return [
+            pad([f["token_ids"] for f in features], length),
+            pad([f["segment_ids"] for f in features], length),
+        ]
 
     def predict(self, inputs, batch_size=32, verbose=False):
         """Questions with passages → ``[{"answer", "score"}]`` by the voting beam, one question at a time."""
@@ -543,25 +596,36 @@ class Seq2SeqReadingTask(_ReadingTask):
     def answer(self, record):
         prefixes = self.prefixes(record)
         length = bucket_length([len(p) + self.answer_len for p, _, _ in prefixes], self.maxlen)
-        contents = [(prefix[1:len(window.token_ids) - 1], window, passage["passage"])
-                    for prefix, window, passage in prefixes]
+        contents = [
+            (prefix[1 : len(window.token_ids) - 1], window, passage["passage"])
+            for prefix, window, passage in prefixes
+        ]
 
         def next_probs(kept, beams):
             rows = [prefixes[p][0] + list(beam) for p in kept for beam in beams]
             segments = [[0] * len(prefixes[p][0]) + [1] * len(beam) for p in kept for beam in beams]
             size = max(4, 1 << (len(rows) - 1).bit_length())  # few distinct batch shapes: few compiles
             filled = rows + rows[-1:] * (size - len(rows))
-            inputs = [pad(filled, length), pad(segments + segments[-1:] * (size - len(rows)), length),
-                      np.array([len(r) - 1 for r in filled], "int32")]
-            probs = ops.convert_to_numpy(self.next_model.predict_on_batch(inputs))[:len(rows)]
+            inputs = [
+                pad(filled, length),
+                pad(segments + segments[-1:] * (size - len(rows)), length),
+                np.array([len(r) - 1 for r in filled], "int32"),
+            ]
+            probs = ops.convert_to_numpy(self.next_model.predict_on_batch(inputs))[: len(rows)]
             return probs.reshape(len(kept), len(beams), -1)
 
         def allowed(kept, prefix):
             return set().union(*(continuations(contents[p][0], prefix) for p in kept))
 
         ids, score, kept = voting_beam_search(
-            next_probs, len(prefixes), self.tokenizer._token_end_id, self.options["beam_size"],
-            self.answer_len, self.options["vote"], allowed if self.options["extractive"] else None)
+            next_probs,
+            len(prefixes),
+            self.tokenizer._token_end_id,
+            self.options["beam_size"],
+            self.answer_len,
+            self.options["vote"],
+            allowed if self.options["extractive"] else None,
+        )
         if not ids:
             return {"answer": NO_ANSWER, "score": score}
         return {"answer": self.answer_text(ids, [contents[p] for p in kept]), "score": score}

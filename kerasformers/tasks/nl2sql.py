@@ -28,6 +28,7 @@ order of the selected columns and of the conditions not mattering), ``full_match
 the SQL dict equal field for field with lists in the same order) and ``execution_accuracy``
 (both statements return the same rows in SQLite).
 """
+
 import difflib
 import os
 import re
@@ -134,8 +135,10 @@ def read_tableqa(path, skip_bad=False):
     ``*.tables.json`` → records ``{"question", "table_id", "table", "sql"?}``."""
     table_file = tables_path(path)
     if not os.path.isfile(table_file):
-        raise DataFormatError(f"{os.fspath(path)}: its tables file {table_file} is missing "
-                              "(TableQA keeps them in the sibling *.tables.json)")
+        raise DataFormatError(
+            f"{os.fspath(path)}: its tables file {table_file} is missing "
+            "(TableQA keeps them in the sibling *.tables.json)"
+        )
     tables = read_tables(table_file, skip_bad)
     reader = _Reader(path, skip_bad)
     for number, line in reader.objects(text_field="question"):
@@ -193,24 +196,34 @@ def _as_number(value):
 def to_sql(sql, table):
     """A TableQA SQL dict → an SQLite ``SELECT`` on the table as ``load_table`` creates it."""
     names = column_names(table)
-    selected = ", ".join(f"{AGGREGATIONS[a]}({_identifier(names[c])})" if a else _identifier(names[c])
-                         for c, a in zip(sql["sel"], sql["agg"]))
+    selected = ", ".join(
+        f"{AGGREGATIONS[a]}({_identifier(names[c])})" if a else _identifier(names[c])
+        for c, a in zip(sql["sel"], sql["agg"])
+    )
     query = f"SELECT {selected} FROM {_identifier(table_name(table))}"
     conds = sql.get("conds", [])
     if conds:
         joiner = f" {CONNECTORS[sql.get('cond_conn_op', 0)] or 'AND'} "
         query += " WHERE " + joiner.join(
-            f"{_identifier(names[c])} {OPERATORS[o]} {_literal(v, table['types'][c])}" for c, o, v in conds)
+            f"{_identifier(names[c])} {OPERATORS[o]} {_literal(v, table['types'][c])}" for c, o, v in conds
+        )
     return query
 
 
 def load_table(connection, table):
     """Create the table in an SQLite connection (``real`` columns as REAL; unparsable cells NULL)."""
     names = column_names(table)
-    columns = ", ".join(f"{_identifier(n)} {'REAL' if t == 'real' else 'TEXT'}" for n, t in zip(names, table["types"]))
+    columns = ", ".join(
+        f"{_identifier(n)} {'REAL' if t == 'real' else 'TEXT'}" for n, t in zip(names, table["types"])
+    )
     connection.execute(f"CREATE TABLE {_identifier(table_name(table))} ({columns})")
-    rows = [[_as_number(cell) if t == "real" else (None if cell is None else str(cell))
-             for cell, t in zip(row, table["types"])] for row in table["rows"]]
+    rows = [
+        [
+            _as_number(cell) if t == "real" else (None if cell is None else str(cell))
+            for cell, t in zip(row, table["types"])
+        ]
+        for row in table["rows"]
+    ]
     marks = ", ".join("?" * len(names))
     connection.executemany(f"INSERT INTO {_identifier(table_name(table))} VALUES ({marks})", rows)
 
@@ -234,7 +247,7 @@ def most_similar_substring(value, text):
     best, best_ratio = (0, 0), 0.0
     for length in range(max(1, len(value) - 1), len(value) + 2):
         for start in range(len(text) - length + 1):
-            ratio = difflib.SequenceMatcher(None, value, text[start:start + length]).ratio()
+            ratio = difflib.SequenceMatcher(None, value, text[start : start + length]).ratio()
             if ratio > best_ratio:
                 best, best_ratio = (start, start + length), ratio
     return best, best_ratio
@@ -332,12 +345,26 @@ class _NL2SQLLoss(Loss):
     """The sum of the four heads' cross-entropies, each averaged over the positions it covers."""
 
     def compute_loss(self, inputs, mask=None):
-        (conn_true, conn_logits, sel_true, sel_logits, column_mask,
-         op_true, op_logits, col_true, col_logits, question_mask) = inputs
-        conn = ops.mean(keras.losses.sparse_categorical_crossentropy(conn_true, conn_logits, from_logits=True))
+        (
+            conn_true,
+            conn_logits,
+            sel_true,
+            sel_logits,
+            column_mask,
+            op_true,
+            op_logits,
+            col_true,
+            col_logits,
+            question_mask,
+        ) = inputs
+        conn = ops.mean(
+            keras.losses.sparse_categorical_crossentropy(conn_true, conn_logits, from_logits=True)
+        )
         sel = _masked_crossentropy(sel_true, sel_logits, column_mask)
         op = _masked_crossentropy(op_true, op_logits, question_mask)
-        has_value = ops.cast(question_mask, "float32") * ops.cast(ops.not_equal(op_true, NO_CONDITION), "float32")
+        has_value = ops.cast(question_mask, "float32") * ops.cast(
+            ops.not_equal(op_true, NO_CONDITION), "float32"
+        )
         col = _masked_crossentropy(col_true, col_logits, has_value)
         return conn + sel + op + col
 
@@ -379,8 +406,9 @@ class NL2SQLTask(Task):
             except (TypeError, ValueError) as error:
                 raise ValueError(f"nl2sql: bad 'table' in input: {error}") from None
             return item
-        raise ValueError(f"nl2sql: expected a dict with 'question' and 'table' (header, types, rows), "
-                         f"got {item!r:.80}")
+        raise ValueError(
+            f"nl2sql: expected a dict with 'question' and 'table' (header, types, rows), got {item!r:.80}"
+        )
 
     def strip_answers(self, record):
         return {key: value for key, value in record.items() if key != "sql"}
@@ -393,26 +421,44 @@ class NL2SQLTask(Task):
         positions = keras.Input(shape=(None,), dtype="int32", name="Input-Column-Positions")
         column_mask = keras.Input(shape=(None,), name="Input-Column-Mask")
         columns = _GatherColumns(name="Column-Vectors")([hidden, positions])
-        conn_logits = keras.layers.Dense(len(CONNECTORS), name="Connector")(TakeToken(0, name="CLS-token")(hidden))
+        conn_logits = keras.layers.Dense(len(CONNECTORS), name="Connector")(
+            TakeToken(0, name="CLS-token")(hidden)
+        )
         sel_logits = keras.layers.Dense(len(AGGREGATIONS) + 1, name="Select-Aggregation")(columns)
         op_logits = keras.layers.Dense(len(OPERATORS) + 1, name="Condition-Operator")(hidden)
         col_logits = _ColumnPointer(units, name="Condition-Column")([hidden, columns, column_mask])
-        labels = [keras.Input(shape=(), dtype="int32", name="Input-Connector"),
-                  keras.Input(shape=(None,), dtype="int32", name="Input-Select"),
-                  keras.Input(shape=(None,), dtype="int32", name="Input-Operator"),
-                  keras.Input(shape=(None,), dtype="int32", name="Input-Column"),
-                  keras.Input(shape=(None,), name="Input-Question-Mask")]
+        labels = [
+            keras.Input(shape=(), dtype="int32", name="Input-Connector"),
+            keras.Input(shape=(None,), dtype="int32", name="Input-Select"),
+            keras.Input(shape=(None,), dtype="int32", name="Input-Operator"),
+            keras.Input(shape=(None,), dtype="int32", name="Input-Column"),
+            keras.Input(shape=(None,), name="Input-Question-Mask"),
+        ]
         conn_true, sel_true, op_true, col_true, question_mask = labels
         loss = _NL2SQLLoss(output_axis=1, name="NL2SQL-Loss")(
-            [conn_true, conn_logits, sel_true, sel_logits, column_mask,
-             op_true, op_logits, col_true, col_logits, question_mask])
+            [
+                conn_true,
+                conn_logits,
+                sel_true,
+                sel_logits,
+                column_mask,
+                op_true,
+                op_logits,
+                col_true,
+                col_logits,
+                question_mask,
+            ]
+        )
         features = [*inputs, positions, column_mask]
         self.train_model = keras.Model([*features, *labels], loss)
+
         def softmax():  # an Activation ignores the token mask Keras propagates (a Softmax layer would apply it)
             return keras.layers.Activation("softmax")
 
-        self.predict_model = keras.Model(features, [softmax()(conn_logits), softmax()(sel_logits),
-                                                    softmax()(op_logits), softmax()(col_logits)])
+        self.predict_model = keras.Model(
+            features,
+            [softmax()(conn_logits), softmax()(sel_logits), softmax()(op_logits), softmax()(col_logits)],
+        )
 
     # ---- features ----------------------------------------------------------------
 
@@ -429,13 +475,17 @@ class NL2SQLTask(Task):
         question_ids, offsets = self._encode(record["question"], self.maxlen)
         headers = [self._encode(h, MAX_HEADER_TOKENS)[0] for h in record["table"]["header"]]
         limit = MAX_HEADER_TOKENS  # long column names are cut before the question is
-        while limit > 1 and 2 + len(question_ids) + sum(2 + min(len(h), limit) for h in headers) > self.maxlen:
+        while (
+            limit > 1 and 2 + len(question_ids) + sum(2 + min(len(h), limit) for h in headers) > self.maxlen
+        ):
             limit -= 1
         blocks = [[start_id, *h[:limit], end_id] for h in headers]
         room = self.maxlen - 2 - sum(len(b) for b in blocks)
         if room < 1:
-            raise ValueError(f"nl2sql: the {len(blocks)} columns of table {record.get('table_id', '?')} "
-                             f"need more than maxlen={self.maxlen} tokens; raise --maxlen")
+            raise ValueError(
+                f"nl2sql: the {len(blocks)} columns of table {record.get('table_id', '?')} "
+                f"need more than maxlen={self.maxlen} tokens; raise --maxlen"
+            )
         question_ids, offsets = question_ids[:room], offsets[:room]
         token_ids = [start_id, *question_ids, end_id]
         segment_ids = [0] * len(token_ids)
@@ -444,8 +494,13 @@ class NL2SQLTask(Task):
             positions.append(len(token_ids))
             token_ids += block
             segment_ids += [1] * len(block)
-        feature = {"token_ids": token_ids, "segment_ids": segment_ids, "positions": positions,
-                   "offsets": offsets, "length": len(token_ids)}
+        feature = {
+            "token_ids": token_ids,
+            "segment_ids": segment_ids,
+            "positions": positions,
+            "offsets": offsets,
+            "length": len(token_ids),
+        }
         if training:
             feature.update(self._labels(record, offsets, len(token_ids)))
         return [feature]
@@ -464,22 +519,32 @@ class NL2SQLTask(Task):
                 if start < span[1] and end > span[0]:
                     operators[index + 1], columns[index + 1] = operator, column
         question_mask = [0.0] + [1.0] * len(offsets) + [0.0] * (length - len(offsets) - 1)
-        return {"connector": sql.get("cond_conn_op", 0), "select": select, "operators": operators,
-                "columns": columns, "question_mask": question_mask}
+        return {
+            "connector": sql.get("cond_conn_op", 0),
+            "select": select,
+            "operators": operators,
+            "columns": columns,
+            "question_mask": question_mask,
+        }
 
     def collate(self, features, length, with_labels=True):
         width = 8
         while width < max(len(f["positions"]) for f in features):
             width *= 2
-        inputs = [pad([f["token_ids"] for f in features], length), pad([f["segment_ids"] for f in features], length),
-                  pad([f["positions"] for f in features], width),
-                  pad([[1.0] * len(f["positions"]) for f in features], width, dtype="float32")]
+        inputs = [
+            pad([f["token_ids"] for f in features], length),
+            pad([f["segment_ids"] for f in features], length),
+            pad([f["positions"] for f in features], width),
+            pad([[1.0] * len(f["positions"]) for f in features], width, dtype="float32"),
+        ]
         if with_labels:
-            inputs += [np.array([f["connector"] for f in features], dtype="int32"),
-                       pad([f["select"] for f in features], width, value=NOT_SELECTED),
-                       pad([f["operators"] for f in features], length, value=NO_CONDITION),
-                       pad([f["columns"] for f in features], length),
-                       pad([f["question_mask"] for f in features], length, dtype="float32")]
+            inputs += [
+                np.array([f["connector"] for f in features], dtype="int32"),
+                pad([f["select"] for f in features], width, value=NOT_SELECTED),
+                pad([f["operators"] for f in features], length, value=NO_CONDITION),
+                pad([f["columns"] for f in features], length),
+                pad([f["question_mask"] for f in features], length, dtype="float32"),
+            ]
         return inputs
 
     # ---- inference ---------------------------------------------------------------
@@ -513,7 +578,7 @@ class NL2SQLTask(Task):
                     key = (int(np.argmax(col[index + 1, :count])), operator)
             if run is not None and key != run[0]:
                 column, operator = run[0]
-                text = record["question"][int(offsets[run[1], 0]):int(offsets[index - 1, 1])]
+                text = record["question"][int(offsets[run[1], 0]) : int(offsets[index - 1, 1])]
                 cond = [column, operator, normalise_value(text, table, column)]
                 if cond not in conds:
                     conds.append(cond)
@@ -525,8 +590,12 @@ class NL2SQLTask(Task):
             connector = 0
         elif connector == 0:
             connector = 1
-        return {"sel": [c for c, _ in selected], "agg": [a for _, a in selected],
-                "cond_conn_op": connector, "conds": conds}
+        return {
+            "sel": [c for c, _ in selected],
+            "agg": [a for _, a in selected],
+            "cond_conn_op": connector,
+            "conds": conds,
+        }
 
     def score(self, records, predictions):
         unlabelled = next((i for i, r in enumerate(records) if "sql" not in r), None)
@@ -539,8 +608,11 @@ class NL2SQLTask(Task):
             logic += _logic_form(gold) == _logic_form(predicted)
             executed += _same_result(gold, predicted, record["table"])
         total = len(records)
-        return {"full_match": exact / total, "logic_form_accuracy": logic / total,
-                "execution_accuracy": executed / total}
+        return {
+            "full_match": exact / total,
+            "logic_form_accuracy": logic / total,
+            "execution_accuracy": executed / total,
+        }
 
 
 def _value_key(value):
@@ -549,13 +621,20 @@ def _value_key(value):
 
 
 def _strict_form(sql):
-    return (list(sql["sel"]), list(sql["agg"]), sql.get("cond_conn_op", 0),
-            [(c, o, _value_key(v)) for c, o, v in sql.get("conds", [])])
+    return (
+        list(sql["sel"]),
+        list(sql["agg"]),
+        sql.get("cond_conn_op", 0),
+        [(c, o, _value_key(v)) for c, o, v in sql.get("conds", [])],
+    )
 
 
 def _logic_form(sql):
-    return (sorted(zip(sql["sel"], sql["agg"])), sql.get("cond_conn_op", 0),
-            sorted((c, o, _value_key(v)) for c, o, v in sql.get("conds", [])))
+    return (
+        sorted(zip(sql["sel"], sql["agg"])),
+        sql.get("cond_conn_op", 0),
+        sorted((c, o, _value_key(v)) for c, o, v in sql.get("conds", [])),
+    )
 
 
 def _same_result(gold, predicted, table):

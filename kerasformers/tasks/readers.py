@@ -20,6 +20,7 @@ entity-linking         ``{"text_id", "text", "mention_data": [{"kb_id", "mention
 Offsets are character offsets into ``text``; ``end`` is exclusive. A file whose first
 non-empty line is a JSON object is read as JSON lines already in the task's schema.
 """
+
 import csv
 import json
 import os
@@ -110,6 +111,7 @@ def read_json_lines(path, skip_bad=False, required=("text",)):
 
 # ---- classification and sentence pairs ------------------------------------------------
 
+
 def read_labelled_texts(path, skip_bad=False):
     """Sentiment-style ``text<TAB>label`` lines."""
     if is_json_lines(path):
@@ -165,7 +167,7 @@ def tags_to_entities(chars, tags):
         if prefix in "ES":
             current = None
     text = "".join(chars)
-    return [{**e, "text": text[e["start"]:e["end"]]} for e in entities]
+    return [{**e, "text": text[e["start"] : e["end"]]} for e in entities]
 
 
 def read_char_tags(path, skip_bad=False):
@@ -235,6 +237,7 @@ def _strip_pos(token):
 
 # ---- relation extraction (LIC2019) ----------------------------------------------------
 
+
 def read_spo(path, skip_bad=False):
     """LIC2019 / DuIE JSON lines: ``{"text", "spo_list": [{"subject", "predicate", "object",
     "subject_type", "object_type"}], "postag": ...}``. Each subject / object is located in the
@@ -247,15 +250,21 @@ def read_spo(path, skip_bad=False):
             continue
         triples, problem = [], None
         for spo in spo_list:
-            if not isinstance(spo, dict) or not all(isinstance(spo.get(k), str) for k in
-                                                    ("subject", "predicate", "object")):
+            if not isinstance(spo, dict) or not all(
+                isinstance(spo.get(k), str) for k in ("subject", "predicate", "object")
+            ):
                 problem = "each spo_list item needs 'subject', 'predicate' and 'object' strings"
                 break
             for role in ("subject", "object"):
                 if spo[role] not in record["text"]:
                     problem = f"{role} {spo[role]!r} does not occur in the text"
-            triples.append({key: spo[key] for key in ("subject", "predicate", "object", "subject_type",
-                                                      "object_type") if key in spo})
+            triples.append(
+                {
+                    key: spo[key]
+                    for key in ("subject", "predicate", "object", "subject_type", "object_type")
+                    if key in spo
+                }
+            )
         if problem:
             reader.fail(number, problem)
             continue
@@ -310,6 +319,7 @@ def read_event_subjects(path, skip_bad=False):
 
 # ---- entity linking (CCKS 2019) -------------------------------------------------------
 
+
 def read_mentions(path, skip_bad=False):
     """CCKS 2019 ``train.json`` / ``develop.json``: ``{"text_id", "text", "mention_data":
     [{"kb_id", "mention", "offset"}]}`` per line (offset is a string); each mention must sit
@@ -324,15 +334,16 @@ def read_mentions(path, skip_bad=False):
             except (KeyError, TypeError, ValueError):
                 problem = "each mention_data item needs 'mention' and an integer 'offset'"
                 break
-            if record["text"][offset:offset + len(name)] != name:
+            if record["text"][offset : offset + len(name)] != name:
                 problem = f"mention {name!r} is not at offset {offset}"
                 break
             mentions.append({"kb_id": str(mention.get("kb_id", "NIL")), "mention": name, "offset": offset})
         if problem:
             reader.fail(number, problem)
             continue
-        reader.records.append({"text_id": str(record.get("text_id", number)), "text": record["text"],
-                               "mention_data": mentions})
+        reader.records.append(
+            {"text_id": str(record.get("text_id", number)), "text": record["text"], "mention_data": mentions}
+        )
     return reader.records
 
 

@@ -11,6 +11,7 @@ Answers: ``{"spo_list": [{"subject", "predicate", "object", "subject_start", "su
 "object_start", "object_end"}]}`` with character offsets into the input. Scored like LIC2019:
 micro F1 over (subject, predicate, object) strings.
 """
+
 import os
 
 import keras
@@ -126,12 +127,15 @@ class RelationExtractionTask(Task):
         subject_ids = keras.Input(shape=(2,), dtype="int32", name="Input-Subject")
         condition = _GatherSpan(name="Subject-Vectors")([hidden, subject_ids])
         conditioned = LayerNormalization(conditional=True, name="Subject-Condition")([hidden, condition])
-        object_probs = keras.layers.Dense(predicates * 2, activation="sigmoid", name="Object-Pointers")(conditioned)
+        object_probs = keras.layers.Dense(predicates * 2, activation="sigmoid", name="Object-Pointers")(
+            conditioned
+        )
         object_probs = keras.layers.Reshape((-1, predicates, 2), name="Object-Pointers-Reshape")(object_probs)
         subject_true = keras.Input(shape=(None, 2), name="Input-Subject-Labels")
         object_true = keras.Input(shape=(None, predicates, 2), name="Input-Object-Labels")
         loss = _PointerLoss(output_axis=1, name="Pointer-Loss")(
-            [subject_true, subject_probs, object_true, object_probs, inputs[0]])
+            [subject_true, subject_probs, object_true, object_probs, inputs[0]]
+        )
         self.train_model = keras.Model([*inputs, subject_ids, subject_true, object_true], loss)
         self.subject_model = keras.Model(inputs, subject_probs)
         self.object_model = keras.Model([*inputs, subject_ids], object_probs)
@@ -140,12 +144,16 @@ class RelationExtractionTask(Task):
         inputs, hidden = transformer.model.inputs, transformer.model.output
         size, predicates = self.options["head_size"], len(self.labels)
         entity = GlobalPointer(heads=2, head_size=size, name="Entity-Pointer")(hidden)
-        head = GlobalPointer(heads=predicates, head_size=size, RoPE=False, tril_mask=False,
-                             name="Head-Pointer")(hidden)
-        tail = GlobalPointer(heads=predicates, head_size=size, RoPE=False, tril_mask=False,
-                             name="Tail-Pointer")(hidden)
-        grids = [keras.Input(shape=(heads, None, None), name=f"Input-{name}-Grid")
-                 for heads, name in ((2, "Entity"), (predicates, "Head"), (predicates, "Tail"))]
+        head = GlobalPointer(
+            heads=predicates, head_size=size, RoPE=False, tril_mask=False, name="Head-Pointer"
+        )(hidden)
+        tail = GlobalPointer(
+            heads=predicates, head_size=size, RoPE=False, tril_mask=False, name="Tail-Pointer"
+        )(hidden)
+        grids = [
+            keras.Input(shape=(heads, None, None), name=f"Input-{name}-Grid")
+            for heads, name in ((2, "Entity"), (predicates, "Head"), (predicates, "Tail"))
+        ]
         loss = _GridsLoss(output_axis=3, name="GPLinker-Loss")([*grids, entity, head, tail])
         self.train_model = keras.Model([*inputs, *grids], loss)
         self.predict_model = keras.Model(inputs, [entity, head, tail])
@@ -173,8 +181,10 @@ class RelationExtractionTask(Task):
             if not training:
                 features.append(base)
                 continue
-            triples = [((s[0] + 1, s[1] + 1), p, (o[0] + 1, o[1] + 1))  # +1: [CLS]
-                       for s, p, o in self._window_triples(record, window)]
+            triples = [
+                ((s[0] + 1, s[1] + 1), p, (o[0] + 1, o[1] + 1))  # +1: [CLS]
+                for s, p, o in self._window_triples(record, window)
+            ]
             if self.options["method"] == "gplinker":
                 features.append({**base, "triples": triples})
                 continue
@@ -219,20 +229,25 @@ class RelationExtractionTask(Task):
         queries = []  # (row, subject) for every subject found in every window
         for row, (probs, feature) in enumerate(zip(subject_probs, features)):
             n = len(feature["window"].offsets)
-            for start, end in _pointer_spans(probs[1:n + 1, 0], probs[1:n + 1, 1]):
+            for start, end in _pointer_spans(probs[1 : n + 1, 0], probs[1 : n + 1, 1]):
                 queries.append((row, (start + 1, end + 1)))
         results = [[] for _ in features]
         batch = len(features)
         for first in range(0, len(queries), batch):  # subjects go through the object model in batches
-            chunk = queries[first:first + batch]
+            chunk = queries[first : first + batch]
             rows = [row for row, _ in chunk] + [chunk[-1][0]] * (batch - len(chunk))
             subjects = [subject for _, subject in chunk] + [chunk[-1][1]] * (batch - len(chunk))
-            object_probs = ops.convert_to_numpy(self.object_model.predict_on_batch(
-                [inputs[0][rows], inputs[1][rows], np.array(subjects, "int32")]))
+            object_probs = ops.convert_to_numpy(
+                self.object_model.predict_on_batch(
+                    [inputs[0][rows], inputs[1][rows], np.array(subjects, "int32")]
+                )
+            )
             for (row, subject), probs in zip(chunk, object_probs):
                 n = len(features[row]["window"].offsets)
                 for p in range(len(self.labels)):
-                    for start, end in _pointer_spans(probs[1:n + 1, p, 0], probs[1:n + 1, p, 1], 0.5, 0.5):
+                    for start, end in _pointer_spans(
+                        probs[1 : n + 1, p, 0], probs[1 : n + 1, p, 1], 0.5, 0.5
+                    ):
                         results[row].append(((subject[0] - 1, subject[1] - 1), p, (start, end)))
         return results
 
@@ -241,8 +256,10 @@ class RelationExtractionTask(Task):
         results = []
         for row, feature in enumerate(features):
             n = len(feature["window"].offsets)
-            spans = [[(int(s), int(e)) for s, e in zip(*np.nonzero(entity[row, kind, 1:n + 1, 1:n + 1] > 0))]
-                     for kind in (0, 1)]
+            spans = [
+                [(int(s), int(e)) for s, e in zip(*np.nonzero(entity[row, kind, 1 : n + 1, 1 : n + 1] > 0))]
+                for kind in (0, 1)
+            ]
             triples = []
             for ss, se in spans[0]:
                 for os_, oe in spans[1]:
@@ -260,12 +277,25 @@ class RelationExtractionTask(Task):
                     continue
                 (ss, se), (os_, oe) = window.span(*subject), window.span(*obj)
                 found[(ss, se, p, os_, oe)] = {
-                    "subject": text[ss:se], "predicate": self.labels[p], "object": text[os_:oe],
-                    "subject_start": ss, "subject_end": se, "object_start": os_, "object_end": oe}
+                    "subject": text[ss:se],
+                    "predicate": self.labels[p],
+                    "object": text[os_:oe],
+                    "subject_start": ss,
+                    "subject_end": se,
+                    "object_start": os_,
+                    "object_end": oe,
+                }
         return {"spo_list": [found[key] for key in sorted(found)]}
 
     def score(self, records, predictions):
-        gold = [(i, s["subject"], s["predicate"], s["object"]) for i, r in enumerate(records) for s in r["spo_list"]]
-        found = [(i, s["subject"], s["predicate"], s["object"])
-                 for i, p in enumerate(predictions) for s in p["spo_list"]]
+        gold = [
+            (i, s["subject"], s["predicate"], s["object"])
+            for i, r in enumerate(records)
+            for s in r["spo_list"]
+        ]
+        found = [
+            (i, s["subject"], s["predicate"], s["object"])
+            for i, p in enumerate(predictions)
+            for s in p["spo_list"]
+        ]
         return prf(found, gold)

@@ -15,6 +15,7 @@ on characters, as fractions in [0, 1].
 Records are ``{"text": source, "title": target}``; readers for CSL and LCSTS are below, and
 ``peoples_daily_titles`` builds pseudo-title data from the People's Daily 1998 corpus.
 """
+
 import importlib.util
 import json
 import pathlib
@@ -139,6 +140,7 @@ def peoples_daily_titles(limit=None, min_text=20, max_text=200):
 
 # ---- scores ------------------------------------------------------------------------------
 
+
 def title_scores(predictions, references):
     """Character-level Rouge-1/2/L F (rouge-chinese, mean over texts; an empty prediction scores
     0) and corpus BLEU (sacrebleu, ``tokenize="char"``), all in [0, 1]."""
@@ -158,6 +160,7 @@ def title_scores(predictions, references):
 
 
 # ---- losses ------------------------------------------------------------------------------
+
 
 def next_token_loss(targets, logits, weights):
     """Mean cross-entropy of ``logits[:, t]`` predicting ``targets[:, t + 1]`` where ``weights[:, t + 1]``."""
@@ -184,6 +187,7 @@ class DecoderLoss(Loss):
 
 # ---- the task ----------------------------------------------------------------------------
 
+
 class Seq2SeqTask(Task):
     """Shared text-to-text machinery: UniLM or T5 model, ``generate``-based decoding."""
 
@@ -191,18 +195,36 @@ class Seq2SeqTask(Task):
     default_maxlen = 256
     option_names = ("decoding", "beam_size", "top_k", "top_p", "temperature", "seed", "max_target_length")
 
-    def __init__(self, decoding="beam", beam_size=3, top_k=None, top_p=None, temperature=1.0, seed=0,
-                 max_target_length=32, **kwargs):
+    def __init__(
+        self,
+        decoding="beam",
+        beam_size=3,
+        top_k=None,
+        top_p=None,
+        temperature=1.0,
+        seed=0,
+        max_target_length=32,
+        **kwargs,
+    ):
         if decoding not in ("beam", "greedy", "sample"):
             raise ValueError(f"{self.name}: decoding must be 'beam', 'greedy' or 'sample', got {decoding!r}")
         if int(beam_size) < 1 or int(max_target_length) < 1:
             raise ValueError(f"{self.name}: beam_size and max_target_length must be ≥ 1")
-        super().__init__(decoding=decoding, beam_size=int(beam_size), top_k=top_k, top_p=top_p,
-                         temperature=float(temperature), seed=int(seed),
-                         max_target_length=int(max_target_length), **kwargs)
+        super().__init__(
+            decoding=decoding,
+            beam_size=int(beam_size),
+            top_k=top_k,
+            top_p=top_p,
+            temperature=float(temperature),
+            seed=int(seed),
+            max_target_length=int(max_target_length),
+            **kwargs,
+        )
         if self.maxlen < self.options["max_target_length"] + 8:
-            raise ValueError(f"{self.name}: maxlen {self.maxlen} leaves no room for the source next to "
-                             f"max_target_length {self.options['max_target_length']}")
+            raise ValueError(
+                f"{self.name}: maxlen {self.maxlen} leaves no room for the source next to "
+                f"max_target_length {self.options['max_target_length']}"
+            )
 
     def check_record(self, record):
         super().check_record(record)
@@ -222,8 +244,9 @@ class Seq2SeqTask(Task):
 
     def prepare(self, records):
         """As ``Task.prepare``; a scratch model takes the requested family (``model="t5"``)."""
-        self.spec = encoders.resolve(self.checkpoint, self.texts(records), self.encoder_overrides,
-                                     model=self.model_family)
+        self.spec = encoders.resolve(
+            self.checkpoint, self.texts(records), self.encoder_overrides, model=self.model_family
+        )
         if self.spec.source == "scratch":
             self.spec.model = self.model_family
         self.build()
@@ -233,12 +256,15 @@ class Seq2SeqTask(Task):
         if self.is_t5:
             self.transformer = self.spec.build(with_lm="linear")
             _encoder_ids, decoder_ids = self.transformer.model.inputs
-            loss = DecoderLoss(output_axis=1, name="Decoder-Loss")([decoder_ids, self.transformer.model.output])
+            loss = DecoderLoss(output_axis=1, name="Decoder-Loss")(
+                [decoder_ids, self.transformer.model.output]
+            )
         else:
             self.transformer = self.spec.build(application="unilm", with_mlm="linear")
             token_ids, segment_ids = self.transformer.model.inputs
             loss = UniLMLoss(output_axis=2, name="UniLM-Loss")(
-                [token_ids, segment_ids, self.transformer.model.output])
+                [token_ids, segment_ids, self.transformer.model.output]
+            )
         self.train_model = keras.Model(self.transformer.model.inputs, loss)
 
     # ---- features ----------------------------------------------------------------------
@@ -246,7 +272,7 @@ class Seq2SeqTask(Task):
     def source_ids(self, text, budget):
         """[CLS] source [SEP], the source cut to ``budget`` tokens in all."""
         ids = self.tokenizer.encode(text)[0]
-        return ids if len(ids) <= budget else ids[:budget - 1] + ids[-1:]
+        return ids if len(ids) <= budget else ids[: budget - 1] + ids[-1:]
 
     def target_ids(self, text):
         """Target tokens + [SEP] (the end token), at most ``max_target_length`` + 1."""
@@ -263,13 +289,24 @@ class Seq2SeqTask(Task):
         if self.is_t5:
             decoder = [0] + target
             return [{"token_ids": source, "decoder_ids": decoder, "length": max(len(source), len(decoder))}]
-        return [{"token_ids": source + target, "segment_ids": [0] * len(source) + [1] * len(target),
-                 "length": len(source) + len(target)}]
+        return [
+            {
+                "token_ids": source + target,
+                "segment_ids": [0] * len(source) + [1] * len(target),
+                "length": len(source) + len(target),
+            }
+        ]
 
     def collate(self, features, length, with_labels=True):
         if self.is_t5:
-            return [pad([f["token_ids"] for f in features], length), pad([f["decoder_ids"] for f in features], length)]
-        return [pad([f["token_ids"] for f in features], length), pad([f["segment_ids"] for f in features], length)]
+            return [
+                pad([f["token_ids"] for f in features], length),
+                pad([f["decoder_ids"] for f in features], length),
+            ]
+        return [
+            pad([f["token_ids"] for f in features], length),
+            pad([f["segment_ids"] for f in features], length),
+        ]
 
     # ---- decoding ----------------------------------------------------------------------
 
@@ -280,18 +317,27 @@ class Seq2SeqTask(Task):
         options = self.options
         end_id = self.tokenizer._token_end_id
         max_new_tokens = max_new_tokens or options["max_target_length"] + 1
-        arguments = {"max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens,
-                         "stop_ids": [end_id] if stop else None, "pad_id": self.tokenizer._token_pad_id}
+        arguments = {
+            "max_new_tokens": max_new_tokens,
+            "min_new_tokens": min_new_tokens,
+            "stop_ids": [end_id] if stop else None,
+            "pad_id": self.tokenizer._token_pad_id,
+        }
         if options["decoding"] == "beam" and options["beam_size"] > 1:
             arguments["num_beams"] = options["beam_size"]
         elif options["decoding"] == "sample":
-            arguments.update(do_sample=True, top_k=options["top_k"], top_p=options["top_p"],
-                             temperature=options["temperature"], seed=options["seed"])
+            arguments.update(
+                do_sample=True,
+                top_k=options["top_k"],
+                top_p=options["top_p"],
+                temperature=options["temperature"],
+                seed=options["seed"],
+            )
         output = generate(self.transformer, prompts, **arguments)
         results = []
         for row in output.tolist():
             if stop and end_id in row:
-                row = row[:row.index(end_id)]
+                row = row[: row.index(end_id)]
             results.append(row)
         return results
 
@@ -303,7 +349,9 @@ class Seq2SeqTask(Task):
         return {self.target_field: parts[0][1]}
 
     def score(self, records, predictions):
-        return title_scores([p[self.target_field] for p in predictions], [r[self.target_field] for r in records])
+        return title_scores(
+            [p[self.target_field] for p in predictions], [r[self.target_field] for r in records]
+        )
 
 
 class TitleGenerationTask(Seq2SeqTask):
@@ -325,4 +373,6 @@ def write_title_json_lines(records, path):
 
     with atomic_write(path) as handle:
         for record in records:
-            handle.write(json.dumps({"title": record["title"], "abst": record["text"]}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps({"title": record["title"], "abst": record["text"]}, ensure_ascii=False) + "\n"
+            )

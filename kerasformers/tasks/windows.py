@@ -5,6 +5,7 @@ start every ``stride`` tokens, so no token is ever dropped; each window carries 
 [CLS]/[SEP]-wrapped ids and each content token's ``(start, end)`` character span in the
 original text.
 """
+
 import dataclasses
 
 import numpy as np
@@ -29,7 +30,11 @@ class Window:
     def distance_to_edge(self, token):
         """How far (in tokens) a window token is from a cut edge; text edges do not count."""
         left = token if self.first > 0 else len(self.offsets)
-        right = len(self.offsets) - 1 - token if self.first + len(self.offsets) < self.total else len(self.offsets)
+        right = (
+            len(self.offsets) - 1 - token
+            if self.first + len(self.offsets) < self.total
+            else len(self.offsets)
+        )
         return min(left, right)
 
 

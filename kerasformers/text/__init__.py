@@ -2,6 +2,7 @@
 
 See docs/text-mining.md. Command line: ``kerasformers words count|discover|pmi|segment|templates``.
 """
+
 from kerasformers.text.corpus import (
     CorpusError,
     ReadStats,

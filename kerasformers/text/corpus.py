@@ -6,6 +6,7 @@ requested encoding raises ``CorpusError`` naming the file and the byte offset.
 With ``errors="skip"`` such lines (or whole binary files) are skipped and counted
 in ``ReadStats`` instead.
 """
+
 import dataclasses
 import os
 import re

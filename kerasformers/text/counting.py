@@ -12,6 +12,7 @@ table grows beyond ``max_entries`` it either
 The budget is checked after each merge, so the table peaks at ``max_entries`` plus
 the distinct tokens of one batch; a smaller ``batch_chars`` tightens it.
 """
+
 import collections
 import operator
 import os
@@ -302,7 +303,9 @@ def count_frequent_tokens(
         else:
             for _ in parallel_apply_generator(map_batch, batches, workers, max_queue_size):
                 pass
-            parts = (r for _, r in parallel_apply_generator(reduce_shard, range(shards), workers, max_queue_size))
+            parts = (
+                r for _, r in parallel_apply_generator(reduce_shard, range(shards), workers, max_queue_size)
+            )
         result = {}
         for part in parts:  # shards are disjoint: a plain dict update, no addition
             result.update(part)

@@ -16,6 +16,7 @@
 The corpus is read twice (count, then pre-segment), so pass file paths or a list
 of lines, not a one-shot iterator.
 """
+
 import collections
 import dataclasses
 import functools
@@ -187,8 +188,12 @@ def discover_words(
             return _discover_on_dask(lines, config, client)
 
     with count_tokens(
-        lines(), tokenizer="ngram", n=config.max_n, workers=workers,
-        max_entries=max_entries, overflow=overflow,
+        lines(),
+        tokenizer="ngram",
+        n=config.max_n,
+        workers=workers,
+        max_entries=max_entries,
+        overflow=overflow,
     ) as table:
         total, rare = 0, collections.Counter()
         for ngram, count in table.items():
@@ -200,7 +205,9 @@ def discover_words(
     kept = _kept_ngrams(counts, total, config, rare)
     chunk_batch = functools.partial(count_chunks, automaton=_automaton(list(kept)))
     with count_batches(
-        batch_lines(lines()), chunk_batch, workers,
+        batch_lines(lines()),
+        chunk_batch,
+        workers,
         table=CountTable(max_entries=max_entries, overflow=overflow),
     ) as candidates:
         return _lexicon(candidates.items(_min_word_count(config)), kept, config)
@@ -251,14 +258,16 @@ def _discover_on_dask(lines, config, client):
 
     def summed(batches, count_fn, min_count, extra_args, rare_counts=None):
         result = {}
-        for part in dask_count_batches(batches, count_fn, client, min_count=min_count, extra_args=extra_args,
-                                       rare_counts=rare_counts):
+        for part in dask_count_batches(
+            batches, count_fn, client, min_count=min_count, extra_args=extra_args, rare_counts=rare_counts
+        ):
             result.update(part)  # shards are disjoint
         return result
 
     rare = collections.Counter()
-    counts = summed(batch_lines(counted(lines())), count_batch, resolved_min_count,
-                    (NgramTokenizer(config.max_n),), rare)
+    counts = summed(
+        batch_lines(counted(lines())), count_batch, resolved_min_count, (NgramTokenizer(config.max_n),), rare
+    )
     rare = collections.Counter({key: ngrams for key, ngrams in rare.items() if key[1] <= 2})
     rare.update((len(ngram), count) for ngram, count in counts.items() if count <= 2)  # min_count <= 2
     kept = _kept_ngrams(counts, total, config, rare)

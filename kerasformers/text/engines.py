@@ -10,6 +10,7 @@ time. Counts are exact integers, so the result equals the local run's.
 
 The workers need kerasformers installed (tasks refer to functions in this module).
 """
+
 import collections
 import contextlib
 
@@ -47,8 +48,12 @@ def dask_client(scheduler=None, workers=2):
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -85,8 +90,9 @@ def _frequent(split_counts, shard, min_count):
     return frequent, rare
 
 
-def dask_count_batches(batches, count_fn, client, shards=16, min_count=1, fan_in=8, extra_args=(),
-                       rare_counts=None):
+def dask_count_batches(
+    batches, count_fn, client, shards=16, min_count=1, fan_in=8, extra_args=(), rare_counts=None
+):
     """Yield ``shards`` disjoint ``{token: count}`` dicts (counts >= min_count) of
     ``count_fn(batch, *extra_args)`` summed over ``batches``, computed on ``client``'s
     workers. ``extra_args`` may hold futures (e.g. scattered data). ``min_count`` may

@@ -3,6 +3,7 @@
 Scores are the standard word-boundary (bakeoff) ones: a predicted word is correct
 when a gold word has exactly the same character span.
 """
+
 import dataclasses
 import importlib.resources
 import os

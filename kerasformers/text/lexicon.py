@@ -1,4 +1,5 @@
 """A lexicon: word -> (count, score), stored as a three-column TSV."""
+
 import dataclasses
 import math
 import os
@@ -40,9 +41,7 @@ class Lexicon(dict):
                     continue
                 fields = line.split("\t")
                 if len(fields) not in (2, 3) or not fields[0]:
-                    raise ValueError(
-                        f"{path}:{number}: expected 'word<TAB>count[<TAB>score]', got {line!r}"
-                    )
+                    raise ValueError(f"{path}:{number}: expected 'word<TAB>count[<TAB>score]', got {line!r}")
                 try:
                     count = int(fields[1])
                     score = float(fields[2]) if len(fields) == 3 else math.nan

@@ -10,6 +10,7 @@ mutual information
 reaches ``min_pmi``: such a merge lowers the average information needed to write
 the corpus down. Stops after ``iterations`` rounds or when nothing merges.
 """
+
 import collections
 import itertools
 import math
@@ -59,7 +60,8 @@ def _count(lines, segmenter, workers):
         results = (count_units_and_pairs(batch, segmenter) for batch in batches)
     else:
         results = (
-            r for _, r in parallel_apply_generator(
+            r
+            for _, r in parallel_apply_generator(
                 lambda batch: count_units_and_pairs(batch, segmenter), batches, workers, 4
             )
         )
@@ -70,8 +72,14 @@ def _count(lines, segmenter, workers):
 
 
 def build_lexicon_by_pmi(
-    corpus, min_count=16, min_pmi=1.0, iterations=3, workers=1,
-    encoding="utf-8", errors="strict", progress=False,
+    corpus,
+    min_count=16,
+    min_pmi=1.0,
+    iterations=3,
+    workers=1,
+    encoding="utf-8",
+    errors="strict",
+    progress=False,
 ):
     """Grow a lexicon from characters by PMI merges; counts are from the final
     segmentation, scores are the PMI at which each word was merged (0 for characters

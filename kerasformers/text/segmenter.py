@@ -6,6 +6,7 @@ programming over end positions; the candidate words ending at each position come
 from one Aho-Corasick pass (pyahocorasick) over the sentence. Any single
 character is always a candidate, so every string can be segmented.
 """
+
 import math
 import re
 
@@ -31,7 +32,9 @@ class Segmenter:
         for word, value in lexicon.items():
             count = getattr(value, "count", value)
             if not word or count <= 0:
-                raise ValueError(f"lexicon entry {word!r}: need a non-empty word and a positive count, got {count}")
+                raise ValueError(
+                    f"lexicon entry {word!r}: need a non-empty word and a positive count, got {count}"
+                )
             counts[word] = count
         if unknown_count <= 0:
             raise ValueError(f"unknown_count must be positive, got {unknown_count}")

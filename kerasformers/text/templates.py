@@ -13,6 +13,7 @@ module segments the corpus with a lexicon (``Segmenter``), counts every pattern 
 seen ``min_count`` times, with ``min_fillers`` different slot fillings (otherwise
 it is just a phrase) and ``PMI >= min_pmi``, ordered by the information they save.
 """
+
 import collections
 import dataclasses
 import itertools
@@ -123,7 +124,9 @@ def find_templates(
     scores = {}
     for pattern, count in frequent.items():
         anchors = [w for w in pattern if w != SLOT]
-        score = math.log(count) + (len(anchors) - 1) * math.log(total) - sum(math.log(words[w]) for w in anchors)
+        score = (
+            math.log(count) + (len(anchors) - 1) * math.log(total) - sum(math.log(words[w]) for w in anchors)
+        )
         if score >= min_pmi:
             scores[pattern] = score
     fillers = collections.defaultdict(collections.Counter)  # last pass: only for the kept patterns

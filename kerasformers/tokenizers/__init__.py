@@ -1,5 +1,6 @@
 """Tokenizers with bert4keras's API: ``Tokenizer`` (BERT WordPiece), ``SpTokenizer``
 (SentencePiece), ``BPETokenizer`` (GPT-2 byte-level BPE), vocabulary helpers."""
+
 from kerasformers.tokenizers.base import TokenizerBase
 from kerasformers.tokenizers.bpe import BPETokenizer
 from kerasformers.tokenizers.sentencepiece import SpTokenizer, train_sentencepiece

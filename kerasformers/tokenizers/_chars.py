@@ -7,6 +7,7 @@ faster on Chinese text than a ``tokenizers`` normalizer + pre-tokenizer pipeline
 (measured, see docs/tokenizers.md), and it reproduces bert4keras's exact classes,
 which differ from HuggingFace's in a few corners (listed in the docs).
 """
+
 import functools
 import re
 import sys
@@ -14,8 +15,14 @@ import unicodedata
 
 # CJK Unified Ideographs blocks, as bert4keras defines them.
 CJK_RANGES = (
-    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
 )
 # Python's str.split() (what bert4keras splits words with) also splits on U+2028 / U+2029.
 SPACE_CHARS = " \n\r\t\u2028\u2029"
@@ -29,8 +36,13 @@ def is_cjk(ch):
 def is_punctuation(ch):
     """ASCII symbols plus every Unicode P* character."""
     code = ord(ch)
-    return (33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
-            or unicodedata.category(ch).startswith("P"))
+    return (
+        33 <= code <= 47
+        or 58 <= code <= 64
+        or 91 <= code <= 96
+        or 123 <= code <= 126
+        or unicodedata.category(ch).startswith("P")
+    )
 
 
 def is_space(ch):
@@ -56,8 +68,7 @@ def _char_class(predicate, categories, limit=None):
             ranges.append((start, code - 1))
             start = None
     return "".join(
-        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
-        for lo, hi in ranges
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges
     )
 
 
@@ -76,7 +87,7 @@ def patterns():
     space = lambda c, cat: chr(c) in SPACE_CHARS or cat == "Zs"
     control = lambda c, cat: not space(c, cat) and (c in (0, 0xFFFD) or cat in ("Cc", "Cf"))
     mark_or_control = lambda c, cat: cat == "Mn" or control(c, cat)
-    compiled = {"astral": re.compile("[\U00010000-\U0010FFFF]")}
+    compiled = {"astral": re.compile("[\U00010000-\U0010ffff]")}
     for suffix, limit in (("", None), ("_bmp", 0x10000)):
         # Deleted characters, without / with do_lower_case (which also strips accents, Mn).
         compiled["deleted" + suffix] = re.compile(f"[{_char_class(control, cats, limit)}]")

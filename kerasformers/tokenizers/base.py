@@ -6,6 +6,7 @@ text without special tokens (offsets are ``(start, end)`` character spans into t
 original text, or ``None``), ``_tokenize(text)`` -> token strings, ``token_to_id``,
 ``id_to_token``, ``decode`` and ``rematch``.
 """
+
 import itertools
 import re
 
@@ -54,10 +55,10 @@ def remove_at(seq, index, count):
     if count == 0:
         return seq
     if index >= 0 and index + count <= len(seq):
-        return seq[:index] + seq[index + count:]
+        return seq[:index] + seq[index + count :]
     if index < 0 and len(seq) + index - count + 1 >= 0:
         start = len(seq) + index - count + 1
-        return seq[:start] + seq[start + count:]
+        return seq[:start] + seq[start + count :]
     raise ValueError(f"cannot remove {count} tokens at index {index} from a sequence of {len(seq)}")
 
 
@@ -71,7 +72,9 @@ class TokenizerBase:
         self._token_start = token_start
         self._token_end = token_end
         if pre_tokenize is not None and not callable(pre_tokenize):
-            raise ValueError(f"pre_tokenize must be callable (text -> words), got {type(pre_tokenize).__name__}")
+            raise ValueError(
+                f"pre_tokenize must be callable (text -> words), got {type(pre_tokenize).__name__}"
+            )
         self._pre_tokenize = pre_tokenize
         self._token_translate = dict(token_translate or {})
         self._token_translate_inv = {v: k for k, v in self._token_translate.items()}
@@ -126,8 +129,10 @@ class TokenizerBase:
 
     def _special_ids(self):
         """Ids of token_start / token_end (None when unset), as ``tokens_to_ids`` maps them."""
-        return tuple(None if token is None else self.token_to_id(token)
-                     for token in (self._token_start, self._token_end))
+        return tuple(
+            None if token is None else self.token_to_id(token)
+            for token in (self._token_start, self._token_end)
+        )
 
     def _n_specials(self):
         return int(self._token_start is not None) + int(self._token_end is not None)
@@ -164,7 +169,9 @@ class TokenizerBase:
             offsets = self._with_specials(offsets, NO_SPAN, NO_SPAN)
         return ids, offsets, self._n_specials()
 
-    def _encode(self, first_text, second_text, maxlen, pattern, truncate_from, with_offsets, contents=(None, None)):
+    def _encode(
+        self, first_text, second_text, maxlen, pattern, truncate_from, with_offsets, contents=(None, None)
+    ):
         if pattern not in ("S*E*E", "S*ES*E"):
             raise ValueError(f"pattern must be 'S*E*E' or 'S*ES*E', got {pattern!r}")
         seqs = [self._sequence(first_text, "first_text", with_offsets, contents[0])]
@@ -208,11 +215,20 @@ class TokenizerBase:
         first (``truncate_from='right'``, ``'left'`` or a position), never the
         special tokens; a ``maxlen`` that cannot hold them is a ``ValueError``.
         """
-        token_ids, segment_ids, _ = self._encode(first_text, second_text, maxlen, pattern, truncate_from, False)
+        token_ids, segment_ids, _ = self._encode(
+            first_text, second_text, maxlen, pattern, truncate_from, False
+        )
         return token_ids, segment_ids
 
-    def encode_batch(self, first_texts, second_texts=None, maxlen=None, pattern="S*E*E",
-                     truncate_from="right", return_offsets=False):
+    def encode_batch(
+        self,
+        first_texts,
+        second_texts=None,
+        maxlen=None,
+        pattern="S*E*E",
+        truncate_from="right",
+        return_offsets=False,
+    ):
         """Many texts at once -> padded int32 arrays ``token_ids``, ``segment_ids`` (batch, length).
 
         Rows are what ``encode`` returns, padded with the ``[PAD]`` id to the longest
@@ -221,9 +237,12 @@ class TokenizerBase:
         and padding tokens).
         """
         if isinstance(first_texts, str) or not hasattr(first_texts, "__len__"):
-            raise ValueError("encode_batch: first_texts must be a list of texts, not "
-                             f"{type(first_texts).__name__}")
-        if second_texts is not None and (isinstance(second_texts, str) or len(second_texts) != len(first_texts)):
+            raise ValueError(
+                f"encode_batch: first_texts must be a list of texts, not {type(first_texts).__name__}"
+            )
+        if second_texts is not None and (
+            isinstance(second_texts, str) or len(second_texts) != len(first_texts)
+        ):
             raise ValueError("encode_batch: second_texts must be a list as long as first_texts")
         n = len(first_texts)
         seconds = second_texts if second_texts is not None else [None] * n
@@ -232,8 +251,10 @@ class TokenizerBase:
             firsts_content = self._content_batch(first_texts, return_offsets)
             if second_texts is not None:
                 seconds_content = self._content_batch(second_texts, return_offsets)
-        rows = [self._encode(a, b, maxlen, pattern, truncate_from, return_offsets, (ca, cb))
-                for a, b, ca, cb in zip(first_texts, seconds, firsts_content, seconds_content)]
+        rows = [
+            self._encode(a, b, maxlen, pattern, truncate_from, return_offsets, (ca, cb))
+            for a, b, ca, cb in zip(first_texts, seconds, firsts_content, seconds_content)
+        ]
         return self._pad(rows, return_offsets)
 
     def _pad(self, rows, return_offsets):
@@ -248,6 +269,7 @@ class TokenizerBase:
         if not return_offsets:
             return token_ids, segment_ids
         offsets = np.zeros((len(rows), length, 2), dtype=np.int32)
-        offsets[filled] = np.array(list(itertools.chain.from_iterable(r[2] for r in rows)),
-                                   dtype=np.int32).reshape(-1, 2)
+        offsets[filled] = np.array(
+            list(itertools.chain.from_iterable(r[2] for r in rows)), dtype=np.int32
+        ).reshape(-1, 2)
         return token_ids, segment_ids, offsets

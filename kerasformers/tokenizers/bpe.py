@@ -4,6 +4,7 @@ Everything is the Rust ``tokenizers`` library (model, byte-level pre-tokenizer a
 decoder, parallel batch encoding); this class only adds bert4keras's ``encode``
 contract and offsets-based ``rematch``.
 """
+
 import os
 
 from tokenizers import Tokenizer as RustTokenizer
@@ -20,8 +21,15 @@ class BPETokenizer(TokenizerBase):
     padding token used by ``encode_batch`` (id 0 when it is not in the vocabulary).
     """
 
-    def __init__(self, vocab_path, merges_path=None, token_start=None, token_end=None,
-                 pad_token="<|endoftext|>", **kwargs):
+    def __init__(
+        self,
+        vocab_path,
+        merges_path=None,
+        token_start=None,
+        token_end=None,
+        pad_token="<|endoftext|>",
+        **kwargs,
+    ):
         super().__init__(token_start=token_start, token_end=token_end, **kwargs)
         for path in (vocab_path, merges_path):
             if path is not None and not os.path.isfile(os.fspath(path)):
@@ -31,7 +39,9 @@ class BPETokenizer(TokenizerBase):
                 raise ValueError("BPETokenizer: give vocab.json + merges.txt, or a tokenizer.json")
             self._rust = RustTokenizer.from_file(os.fspath(vocab_path))
             if not isinstance(self._rust.model, models.BPE):
-                raise ValueError(f"BPETokenizer: {vocab_path!r} holds a {type(self._rust.model).__name__} model, not BPE")
+                raise ValueError(
+                    f"BPETokenizer: {vocab_path!r} holds a {type(self._rust.model).__name__} model, not BPE"
+                )
         else:
             self._rust = RustTokenizer(models.BPE.from_file(os.fspath(vocab_path), os.fspath(merges_path)))
             self._rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

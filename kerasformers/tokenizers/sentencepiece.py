@@ -1,5 +1,6 @@
 """``SpTokenizer``: bert4keras's SentencePiece wrapper (T5, mT5, ALBERT, ...), plus
 offsets, a threaded batch path and a trainer for small demo/test models."""
+
 import io
 import os
 
@@ -36,7 +37,9 @@ class SpTokenizer(TokenizerBase):
         if not os.path.isfile(os.fspath(sp_model_path)):
             raise ValueError(f"SpTokenizer: sp_model_path {sp_model_path!r} is not a file")
         self.sp_model = spm.SentencePieceProcessor(model_file=os.fspath(sp_model_path))
-        self._token_pad = self.sp_model.id_to_piece(self.sp_model.pad_id()) if self.sp_model.pad_id() >= 0 else None
+        self._token_pad = (
+            self.sp_model.id_to_piece(self.sp_model.pad_id()) if self.sp_model.pad_id() >= 0 else None
+        )
         self._token_unk = self.sp_model.id_to_piece(self.sp_model.unk_id())
         self._vocab_size = self.sp_model.get_piece_size()
         self._set_special_ids(self._known_piece_id)
@@ -112,17 +115,23 @@ class SpTokenizer(TokenizerBase):
         return [(ids, None) for ids in self.sp_model.encode([replace_surrogates(t) for t in texts])]
 
 
-def train_sentencepiece(texts, model_path, vocab_size, model_type="unigram", character_coverage=0.9995,
-                        **options):
+def train_sentencepiece(
+    texts, model_path, vocab_size, model_type="unigram", character_coverage=0.9995, **options
+):
     """Train a SentencePiece model from an iterable of texts and save it (atomically)
     to ``model_path``; extra ``options`` go to ``SentencePieceTrainer``."""
     if isinstance(texts, str):
         raise ValueError("train_sentencepiece: texts must be an iterable of strings, not one string")
     buffer = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=(check_text(t, "training text") for t in texts), model_writer=buffer,
-        vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
-        minloglevel=2, **options)
+        sentence_iterator=(check_text(t, "training text") for t in texts),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        minloglevel=2,
+        **options,
+    )
     with atomic_write(model_path, "wb") as f:
         f.write(buffer.getvalue())
     return model_path

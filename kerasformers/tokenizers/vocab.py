@@ -1,4 +1,5 @@
 """Vocabulary files: load/save bert4keras-style ``vocab.txt`` and train new ones."""
+
 import os
 
 from kerasformers.tokenizers._chars import is_cjk, is_punctuation
@@ -59,8 +60,9 @@ def save_vocab(dict_path, token_dict, encoding="utf-8"):
         writer.write("".join(token + "\n" for token in tokens))
 
 
-def train_wordpiece_vocab(texts, vocab_size, min_frequency=2, do_lower_case=True,
-                          special_tokens=SPECIAL_TOKENS, dict_path=None):
+def train_wordpiece_vocab(
+    texts, vocab_size, min_frequency=2, do_lower_case=True, special_tokens=SPECIAL_TOKENS, dict_path=None
+):
     """Learn a BERT WordPiece vocabulary from an iterable of texts.
 
     Uses the Rust ``tokenizers`` WordPiece trainer; words are split the BERT way
@@ -74,13 +76,19 @@ def train_wordpiece_vocab(texts, vocab_size, min_frequency=2, do_lower_case=True
     if isinstance(texts, str):
         raise ValueError("train_wordpiece_vocab: texts must be an iterable of strings, not one string")
     if vocab_size <= len(special_tokens):
-        raise ValueError(f"train_wordpiece_vocab: vocab_size={vocab_size} leaves no room beyond "
-                         f"{len(special_tokens)} special tokens")
+        raise ValueError(
+            f"train_wordpiece_vocab: vocab_size={vocab_size} leaves no room beyond "
+            f"{len(special_tokens)} special tokens"
+        )
     rust = RustTokenizer(models.WordPiece(unk_token="[UNK]"))
     rust.normalizer = normalizers.BertNormalizer(lowercase=do_lower_case)
     rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=list(special_tokens), show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(special_tokens),
+        show_progress=False,
+    )
     rust.train_from_iterator((_check_text(t) for t in texts), trainer=trainer)
     vocab = rust.get_vocab()
     token_dict = {token: i for i, token in enumerate(sorted(vocab, key=vocab.get))}

@@ -14,6 +14,7 @@ Pipeline for one text (all steps are C or Rust code; Python only glues them):
 ``encode_batch`` joins a batch of single texts into one string so steps 2-3 run once
 per batch, then builds the padded arrays with NumPy.
 """
+
 import itertools
 import os
 import re
@@ -69,7 +70,9 @@ class Tokenizer(TokenizerBase):
         if isinstance(token_dict, (str, os.PathLike)):
             token_dict = load_vocab(os.fspath(token_dict))
         if not isinstance(token_dict, dict) or not token_dict:
-            raise ValueError("Tokenizer: token_dict must be a vocab file path or a non-empty {token: id} dict")
+            raise ValueError(
+                "Tokenizer: token_dict must be a vocab file path or a non-empty {token: id} dict"
+            )
         if self._token_unk not in token_dict:
             raise ValueError(f"Tokenizer: the vocabulary has no {self._token_unk!r} token")
         if not isinstance(word_maxlen, int) or word_maxlen < 1:
@@ -80,8 +83,9 @@ class Tokenizer(TokenizerBase):
         self._vocab_size = len(token_dict)
         self._word_maxlen = word_maxlen
         self._set_special_ids(token_dict.get)
-        self._wordpiece = models.WordPiece(token_dict, unk_token=self._token_unk,
-                                           max_input_chars_per_word=word_maxlen)
+        self._wordpiece = models.WordPiece(
+            token_dict, unk_token=self._token_unk, max_input_chars_per_word=word_maxlen
+        )
         self._word_cache = {}
         self._batch_lookup = {**token_dict, _SEPARATOR: -2}
         patterns = _chars.patterns()
@@ -89,7 +93,6 @@ class Tokenizer(TokenizerBase):
         deleted = "deleted_lower" if self._do_lower_case else "deleted"
         self._deleted_re, self._deleted_bmp_re = patterns[deleted], patterns[deleted + "_bmp"]
         self._astral_re = patterns["astral"]
-
 
     # ---- vocabulary ----------------------------------------------------------------
 
@@ -115,7 +118,9 @@ class Tokenizer(TokenizerBase):
             if not text.isascii() and not unicodedata.is_normalized("NFD", text):
                 text, nfd_map = _split_map([unicodedata.normalize("NFD", ch) for ch in text])
                 mapping = _compose(nfd_map, mapping)
-        if self._deleted_bmp_re.search(text) or (self._astral_re.search(text) and self._deleted_re.search(text)):
+        if self._deleted_bmp_re.search(text) or (
+            self._astral_re.search(text) and self._deleted_re.search(text)
+        ):
             deleted = {m.start() for m in self._deleted_re.finditer(text)}
             keep_map = [j for j in range(len(text)) if j not in deleted]
             text = self._deleted_re.sub("", text)
@@ -177,11 +182,25 @@ class Tokenizer(TokenizerBase):
             offsets = [(mapping[s], mapping[e - 1] + 1) for s, e in offsets]
         return ids, offsets
 
-    def encode_batch(self, first_texts, second_texts=None, maxlen=None, pattern="S*E*E",
-                     truncate_from="right", return_offsets=False):
-        plain = (second_texts is None and not return_offsets and truncate_from in ("right", "left")
-                 and pattern in ("S*E*E", "S*ES*E") and self._pre_tokenize is None and not self._token_translate
-                 and isinstance(first_texts, (list, tuple)) and all(isinstance(t, str) for t in first_texts))
+    def encode_batch(
+        self,
+        first_texts,
+        second_texts=None,
+        maxlen=None,
+        pattern="S*E*E",
+        truncate_from="right",
+        return_offsets=False,
+    ):
+        plain = (
+            second_texts is None
+            and not return_offsets
+            and truncate_from in ("right", "left")
+            and pattern in ("S*E*E", "S*ES*E")
+            and self._pre_tokenize is None
+            and not self._token_translate
+            and isinstance(first_texts, (list, tuple))
+            and all(isinstance(t, str) for t in first_texts)
+        )
         if plain and first_texts:
             if maxlen is not None:
                 self._check_maxlen(maxlen, self._n_specials())
@@ -198,7 +217,9 @@ class Tokenizer(TokenizerBase):
         if joined.count(_SEPARATOR) != len(texts) - 1:
             return None
         words = self._word_re.findall(joined)
-        ids = np.fromiter(map(self._batch_lookup.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words))
+        ids = np.fromiter(
+            map(self._batch_lookup.get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words)
+        )
         missing = np.flatnonzero(ids == -1)
         if len(missing):  # words not in the vocabulary: splice in their WordPiece ids
             pieces = [self._word_pieces(words[i])[0] for i in missing]
@@ -208,7 +229,7 @@ class Tokenizer(TokenizerBase):
             spliced = np.empty(int(counts.sum()), dtype=np.int64)
             spliced[starts] = ids
             for start, piece_ids in zip(starts[missing], pieces):
-                spliced[start:start + len(piece_ids)] = piece_ids
+                spliced[start : start + len(piece_ids)] = piece_ids
             ids = spliced
         content = ids[ids != -2]  # all texts' content ids, back to back
         n = np.diff(np.concatenate([[-1], np.flatnonzero(ids == -2), [len(ids)]])) - 1  # per text

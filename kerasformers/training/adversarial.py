@@ -19,6 +19,7 @@ All three work on the token-embedding *matrix* E (shape (vocab, dim)):
 They hook Keras's stateless loss function, which exists on the JAX backend
 (the default); other backends raise ``NotImplementedError``.
 """
+
 import keras
 from keras import ops
 
@@ -61,8 +62,16 @@ def _patch(model, embedding_name, loss_fn, who):
     index = _embedding_index(model, embedding_name)
     original = model.compute_loss_and_updates
 
-    def compute_loss_and_updates(trainable_variables, non_trainable_variables, metrics_variables,
-                                 x, y, sample_weight, training=False, optimizer_variables=None):
+    def compute_loss_and_updates(
+        trainable_variables,
+        non_trainable_variables,
+        metrics_variables,
+        x,
+        y,
+        sample_weight,
+        training=False,
+        optimizer_variables=None,
+    ):
         args = (trainable_variables, non_trainable_variables, metrics_variables, x, y, sample_weight)
         if not training:
             return original(*args, training=False, optimizer_variables=optimizer_variables)
@@ -108,8 +117,9 @@ def gradient_penalty(model, embedding_name="Embedding-Token", epsilon=1.0):
     return _patch(model, embedding_name, loss_fn, "gradient_penalty")
 
 
-def virtual_adversarial_training(model, embedding_name="Embedding-Token", epsilon=1.0, xi=1e-2,
-                                 alpha=1.0, from_logits=False, seed=0):
+def virtual_adversarial_training(
+    model, embedding_name="Embedding-Token", epsilon=1.0, xi=1e-2, alpha=1.0, from_logits=False, seed=0
+):
     """VAT on the embedding matrix, weighted by ``alpha``; the logged loss includes it.
 
     The model's (first) output must be a probability distribution over its

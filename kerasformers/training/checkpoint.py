@@ -16,6 +16,7 @@ epoch from the next unseen batch, then trains the remaining epochs. With a
 seeded ``DataGenerator`` (batch order depends only on (seed, epoch)) the
 resumed run ends with the same weights as an uninterrupted one.
 """
+
 import glob
 import json
 import os
@@ -80,8 +81,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if optimizer is not None:
             if not optimizer.built:  # same variable layout whether or not a step ran yet
                 optimizer.build(model.trainable_variables)
-            arrays.update({f"optimizer/{i}": _host_value(v)
-                           for i, v in enumerate(optimizer.variables)})
+            arrays.update({f"optimizer/{i}": _host_value(v) for i, v in enumerate(optimizer.variables)})
         meta = {
             "version": _FORMAT_VERSION,
             "epoch": self.epoch,
@@ -104,7 +104,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         or None when there is no checkpoint yet.
         """
         # A run killed during save() leaves its temp file behind; the checkpoint itself is intact.
-        for stale in glob.glob(os.path.join(glob.escape(self._directory), glob.escape(self._temp_prefix) + "*")):
+        for stale in glob.glob(
+            os.path.join(glob.escape(self._directory), glob.escape(self._temp_prefix) + "*")
+        ):
             os.unlink(stale)
         if not os.path.exists(self.path):
             return None
@@ -164,8 +166,11 @@ class _BatchesFrom(keras.utils.PyDataset):
     """View of a PyDataset starting at batch ``start`` (the rest of an epoch)."""
 
     def __init__(self, data, start):
-        super().__init__(workers=data.workers, use_multiprocessing=data.use_multiprocessing,
-                         max_queue_size=data.max_queue_size)
+        super().__init__(
+            workers=data.workers,
+            use_multiprocessing=data.use_multiprocessing,
+            max_queue_size=data.max_queue_size,
+        )
         self.data, self.start = data, start
 
     def __len__(self):
@@ -189,7 +194,9 @@ def fit_resumable(model, data, epochs, checkpoint, callbacks=(), **fit_kwargs):
             "cannot be replayed from the middle of an epoch"
         )
     if "shuffle" in fit_kwargs or "initial_epoch" in fit_kwargs:
-        raise ValueError("fit_resumable: shuffle/initial_epoch are managed by the checkpoint; don't pass them")
+        raise ValueError(
+            "fit_resumable: shuffle/initial_epoch are managed by the checkpoint; don't pass them"
+        )
     checkpoint.data = data
     meta = checkpoint.restore(model)
     epoch, step = (0, 0) if meta is None else (meta["epoch"], meta["step"])
@@ -199,10 +206,21 @@ def fit_resumable(model, data, epochs, checkpoint, callbacks=(), **fit_kwargs):
     histories = []
     if step > 0 and epoch < epochs:
         checkpoint._step_offset = step
-        histories.append(model.fit(_BatchesFrom(data, step), initial_epoch=epoch, epochs=epoch + 1,
-                                   shuffle=False, callbacks=callbacks, **fit_kwargs))
+        histories.append(
+            model.fit(
+                _BatchesFrom(data, step),
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                shuffle=False,
+                callbacks=callbacks,
+                **fit_kwargs,
+            )
+        )
         epoch += 1
     if epoch < epochs:
-        histories.append(model.fit(data, initial_epoch=epoch, epochs=epochs, shuffle=False,
-                                   callbacks=callbacks, **fit_kwargs))
+        histories.append(
+            model.fit(
+                data, initial_epoch=epoch, epochs=epochs, shuffle=False, callbacks=callbacks, **fit_kwargs
+            )
+        )
     return histories

@@ -9,6 +9,7 @@ checkpoint_path, keep_tokens=...)`) from the full-vocabulary checkpoint. The man
 
     TF_KERAS=1 TF_USE_LEGACY_KERAS=1 /work/.venv-bert4keras/bin/python tests/bert4keras/make_fixtures.py
 """
+
 import json
 import os
 import shutil
@@ -24,14 +25,31 @@ from bert4keras.models import build_transformer_model
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "bert4keras")
 BATCH, LENGTH, CONDITION_DIM = 2, 10, 6
 
-BERT = {"vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "intermediate_size": 32, "hidden_act": "gelu", "max_position_embeddings": 16, "type_vocab_size": 2,
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
+BERT = {
+    "vocab_size": 40,
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 16,
+    "type_vocab_size": 2,
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
 ALBERT = {**BERT, "embedding_size": 8}
 NEZHA = {**BERT, "max_relative_position": 64}
 GPT = {**BERT, "hidden_act": "gelu"}
-T5 = {"vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-      "attention_head_size": 8, "intermediate_size": 32, "hidden_act": "relu", "dropout_rate": 0.1}
+T5 = {
+    "vocab_size": 40,
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "attention_head_size": 8,
+    "intermediate_size": 32,
+    "hidden_act": "relu",
+    "dropout_rate": 0.1,
+}
 T5_11 = {**T5, "hidden_act": ["gelu", "linear"]}
 
 # (case id, model key, application, config, build kwargs, notes for the test)
@@ -54,17 +72,47 @@ CASES = [
     ("bert_unilm_pool_nsp", "bert", "unilm", BERT, {"with_pool": True, "with_nsp": True}),
     ("bert_no_segment", "bert", "encoder", BERT, {"segment_vocab_size": 0}),
     ("roberta", "roberta", "encoder", BERT, {"with_mlm": True}),
-    ("bert_keep_tokens", "bert", "encoder", BERT, {"with_mlm": True, "keep_tokens": [0, 5, 3, 7, 1, 9, 2,
-                                                                                    11, 30, 21, 4, 6]}),
-    ("bert_compound_tokens", "bert", "encoder", BERT, {"with_mlm": True, "compound_tokens": [[3, 4], [5, 6, 7]]}),
+    (
+        "bert_keep_tokens",
+        "bert",
+        "encoder",
+        BERT,
+        {"with_mlm": True, "keep_tokens": [0, 5, 3, 7, 1, 9, 2, 11, 30, 21, 4, 6]},
+    ),
+    (
+        "bert_compound_tokens",
+        "bert",
+        "encoder",
+        BERT,
+        {"with_mlm": True, "compound_tokens": [[3, 4], [5, 6, 7]]},
+    ),
     ("bert_custom_position_ids", "bert", "encoder", BERT, {"custom_position_ids": True}),
-    ("bert_hierarchical", "bert", "encoder", {**BERT, "max_position_embeddings": 4},
-     {"hierarchical_position": True}),
-    ("bert_hierarchical_alpha", "bert", "encoder", {**BERT, "max_position_embeddings": 4},
-     {"hierarchical_position": 0.25, "with_mlm": True}),
-    ("bert_layer_norm_cond", "bert", "encoder", BERT, {"with_mlm": True, "layer_norm_cond": "input",
-                                                        "layer_norm_cond_hidden_size": 12,
-                                                        "layer_norm_cond_hidden_act": "tanh"}),
+    (
+        "bert_hierarchical",
+        "bert",
+        "encoder",
+        {**BERT, "max_position_embeddings": 4},
+        {"hierarchical_position": True},
+    ),
+    (
+        "bert_hierarchical_alpha",
+        "bert",
+        "encoder",
+        {**BERT, "max_position_embeddings": 4},
+        {"hierarchical_position": 0.25, "with_mlm": True},
+    ),
+    (
+        "bert_layer_norm_cond",
+        "bert",
+        "encoder",
+        BERT,
+        {
+            "with_mlm": True,
+            "layer_norm_cond": "input",
+            "layer_norm_cond_hidden_size": 12,
+            "layer_norm_cond_hidden_act": "tanh",
+        },
+    ),
     ("bert_layer_norm_cond_plain", "bert", "unilm", BERT, {"layer_norm_cond": "input"}),
     ("bert_residual_scores", "bert", "encoder", BERT, {"residual_attention_scores": True}),
     ("bert_prefix", "bert", "encoder", BERT, {"prefix": "Student-", "with_pool": True}),
@@ -78,7 +126,13 @@ CASES = [
     ("nezha_rel8", "nezha", "encoder", {**NEZHA, "max_relative_position": 8}, {}),
     ("nezha_unilm", "nezha", "unilm", NEZHA, {}),
     ("nezha_lm", "nezha", "lm", NEZHA, {}),
-    ("nezha_pool_nsp_mlm", "nezha", "encoder", NEZHA, {"with_pool": True, "with_nsp": True, "with_mlm": True}),
+    (
+        "nezha_pool_nsp_mlm",
+        "nezha",
+        "encoder",
+        NEZHA,
+        {"with_pool": True, "with_nsp": True, "with_mlm": True},
+    ),
     ("roformer", "roformer", "encoder", BERT, {}),
     ("roformer_unilm", "roformer", "unilm", BERT, {}),
     ("roformer_pool_mlm", "roformer", "encoder", BERT, {"with_pool": True, "with_mlm": True}),
@@ -92,7 +146,13 @@ CASES = [
     ("electra_discriminator_linear", "electra", "encoder", BERT, {"with_discriminator": "linear"}),
     ("gpt", "gpt", "encoder", GPT, {}),
     ("gpt_no_segment", "gpt", "encoder", GPT, {"segment_vocab_size": 0}),
-    ("gpt_linear", "gpt", "encoder", GPT, {"final_activation": "linear"}),  # (bert4keras: no 'lm' on top of GPT)
+    (
+        "gpt_linear",
+        "gpt",
+        "encoder",
+        GPT,
+        {"final_activation": "linear"},
+    ),  # (bert4keras: no 'lm' on top of GPT)
     ("gpt2", "gpt2", "encoder", GPT, {}),
     ("gpt2_ml", "gpt2_ml", "encoder", GPT, {}),
     ("t5", "t5", "encoder", T5, {}),
@@ -118,17 +178,18 @@ T5_DECODER_DIFFERENCE = {
     "kerasformers_kwargs": {"cross_position_bias": True, "scale_decoder_output": True},
     "compare_only_real_decoder_positions": True,
     "reason": "bert4keras adds a relative position bias to the decoder's cross-attention and scales the decoder "
-              "output by d_model**-0.5 for every T5 version (even untied t5.1.1 heads, even with_lm=False); "
-              "T5 (Mesh TensorFlow, transformers) does neither, so kerasformers defaults to T5 and offers both "
-              "as options. bert4keras also hides decoder token id 0 as padding, which is T5's decoder start id; "
-              "kerasformers does not, so outputs at decoder positions holding 0 are not compared",
+    "output by d_model**-0.5 for every T5 version (even untied t5.1.1 heads, even with_lm=False); "
+    "T5 (Mesh TensorFlow, transformers) does neither, so kerasformers defaults to T5 and offers both "
+    "as options. bert4keras also hides decoder token id 0 as padding, which is T5's decoder start id; "
+    "kerasformers does not, so outputs at decoder positions holding 0 are not compared",
 }
-DIFFERENCES = {case[0]: T5_DECODER_DIFFERENCE for case in CASES
-               if "t5" in case[1] and not case[1].endswith("_encoder")}
+DIFFERENCES = {
+    case[0]: T5_DECODER_DIFFERENCE for case in CASES if "t5" in case[1] and not case[1].endswith("_encoder")
+}
 DIFFERENCES["nezha_rel8"] = {
     "kerasformers_kwargs": {"max_relative_position": 64},
     "reason": "bert4keras's NEZHA always clips relative positions at 64 and ignores the config's "
-              "max_relative_position; kerasformers reads it (Huawei's and transformers' NEZHA do)",
+    "max_relative_position; kerasformers reads it (Huawei's and transformers' NEZHA do)",
 }
 
 
@@ -174,8 +235,9 @@ def build(model, application, config_path, checkpoint_path, kwargs):
     if kwargs.get("layer_norm_cond") == "input":
         condition = keras.layers.Input(shape=(CONDITION_DIM,), name="Input-Condition")
         kwargs.update(layer_norm_cond=condition, additional_input_layers=condition)
-    return build_transformer_model(config_path, checkpoint_path, model=model, application=application,
-                                   return_keras_model=False, **kwargs)
+    return build_transformer_model(
+        config_path, checkpoint_path, model=model, application=application, return_keras_model=False, **kwargs
+    )
 
 
 CONDITIONAL_PROJECTIONS = ("hidden_dense", "beta_dense", "gamma_dense")
@@ -228,9 +290,15 @@ def record(case, rng):
     for suffix in (".meta",):
         if os.path.exists(checkpoint_path + suffix):
             os.remove(checkpoint_path + suffix)
-    return {"id": case_id, "model": model, "application": application, "kwargs": kwargs,
-            "input_names": input_names, "output_shapes": [list(np.shape(o)) for o in outputs],
-            "output_names": [t.name.split(":")[0] for t in keras_model.outputs]}
+    return {
+        "id": case_id,
+        "model": model,
+        "application": application,
+        "kwargs": kwargs,
+        "input_names": input_names,
+        "output_shapes": [list(np.shape(o)) for o in outputs],
+        "output_names": [t.name.split(":")[0] for t in keras_model.outputs],
+    }
 
 
 def write_manifest():

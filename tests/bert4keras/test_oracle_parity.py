@@ -7,6 +7,7 @@ Cases where kerasformers deliberately differs carry `kerasformers_kwargs` (and p
 `compare_only_real_decoder_positions`) with a `reason` in the manifest (see docs/migration-models.md):
 the test then checks the bert4keras numbers with those kwargs.
 """
+
 import json
 import os
 
@@ -30,12 +31,19 @@ def build_case(case):
     kwargs = dict(case["kwargs"])
     kwargs.update(case.get("kerasformers_kwargs", {}))
     if kwargs.get("layer_norm_cond") == "input":
-        condition_shape = np.load(os.path.join(directory, "arrays.npz"))[f"input_{len(case['input_names']) - 1}"]
+        condition_shape = np.load(os.path.join(directory, "arrays.npz"))[
+            f"input_{len(case['input_names']) - 1}"
+        ]
         condition = keras.Input(shape=condition_shape.shape[1:], name="Input-Condition")
         kwargs.update(layer_norm_cond=condition, additional_input_layers=condition)
-    return build_transformer_model(os.path.join(directory, "config.json"), os.path.join(directory, "model.ckpt"),
-                                   model=case["model"], application=case["application"],
-                                   return_keras_model=False, **kwargs)
+    return build_transformer_model(
+        os.path.join(directory, "config.json"),
+        os.path.join(directory, "model.ckpt"),
+        model=case["model"],
+        application=case["application"],
+        return_keras_model=False,
+        **kwargs,
+    )
 
 
 def set_conditional_norm_weights(transformer, arrays):
@@ -62,13 +70,18 @@ def test_matches_bert4keras(case):
     inputs = [arrays[f"input_{i}"] for i in range(len(input_names))]
     outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    assert len(outputs) == len(case["output_shapes"]), \
+    assert len(outputs) == len(case["output_shapes"]), (
         f"{len(outputs)} outputs, bert4keras returns {len(case['output_shapes'])} ({case['output_names']})"
+    )
     for index, output in enumerate(outputs):
         actual, expected = ops.convert_to_numpy(output), arrays[f"output_{index}"]
-        assert list(actual.shape) == list(expected.shape), f"output {index}: shape {actual.shape} != {expected.shape}"
+        assert list(actual.shape) == list(expected.shape), (
+            f"output {index}: shape {actual.shape} != {expected.shape}"
+        )
         if case.get("compare_only_real_decoder_positions"):  # see the case's "reason"
             real = inputs[-1] != 0
             actual, expected = actual[real], expected[real]
         error = relative_error(actual, expected)
-        assert error <= RELATIVE_TOLERANCE, f"output {index} ({case['output_names'][index]}): relative error {error:.3g}"
+        assert error <= RELATIVE_TOLERANCE, (
+            f"output {index} ({case['output_names'][index]}): relative error {error:.3g}"
+        )

@@ -8,19 +8,30 @@ data); the scripts then read plain files, so bert4keras's venv needs neither pac
     ends_{train,test}.tsv       source<TAB>target        (target = first + last character; seq2seq)
     vocab.txt, bert_config.json a character vocabulary and a 2-layer, 64-wide BERT
 """
+
 import json
 import os
 import random
 from collections import Counter
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-CONFIG = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-          "hidden_act": "gelu", "max_position_embeddings": 128, "type_vocab_size": 2,
-          "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02}
+CONFIG = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 128,
+    "type_vocab_size": 2,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "initializer_range": 0.02,
+}
 
 
 def _package_dir(name):
     import importlib.util
+
     spec = importlib.util.find_spec(name)
     if spec is None:
         raise FileNotFoundError(f"the {name} package (offline data) is not installed")
@@ -59,9 +70,11 @@ def _msra(name, limit, maxlen=40):
 def prepare(folder, seed=0):
     """Write every data file, the vocabulary and the config into ``folder`` (idempotent)."""
     os.makedirs(folder, exist_ok=True)
-    names = ["bert_config.json", "vocab.txt"] + [f"{task}_{split}.{ext}" for task, ext in
-                                                 (("sentiment", "tsv"), ("ends", "tsv"), ("ner", "txt"))
-                                                 for split in ("train", "test")]
+    names = ["bert_config.json", "vocab.txt"] + [
+        f"{task}_{split}.{ext}"
+        for task, ext in (("sentiment", "tsv"), ("ends", "tsv"), ("ner", "txt"))
+        for split in ("train", "test")
+    ]
     if all(os.path.exists(os.path.join(folder, name)) for name in names):
         return folder
     rng = random.Random(seed)

@@ -5,6 +5,7 @@ metrics and wall times in oracle_metrics.json, the reference test_scripts.py com
 
 Wall times depend on the machine's load: record them on a quiet machine, side by side.
 """
+
 import argparse
 import json
 import os
@@ -30,8 +31,12 @@ def main():
     for name in names:
         script = os.path.join(SCRIPTS, name + ".py")
         metrics, seconds = run("bert4keras", script)
-        entry = {"bert4keras": metrics, "bert4keras_seconds": round(seconds, 1), "cpu_count": os.cpu_count(),
-                 "machine": platform.machine()}
+        entry = {
+            "bert4keras": metrics,
+            "bert4keras_seconds": round(seconds, 1),
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+        }
         if args.both:
             ours, our_seconds = run("kerasformers", script)
             entry.update(kerasformers=ours, kerasformers_seconds=round(our_seconds, 1))

@@ -8,6 +8,7 @@ Under kerasformers a ``sitecustomize``-free alias is installed: ``bert4keras`` a
 ``bert4keras.X`` resolve to ``kerasformers.X`` before the script runs, so the file itself is
 exactly what a bert4keras user has.
 """
+
 import json
 import os
 import subprocess
@@ -49,13 +50,16 @@ def run(framework, script, timeout=3600):
         raise ValueError(f"framework must be bert4keras or kerasformers, got {framework!r}")
     with tempfile.TemporaryDirectory() as workdir:  # scripts may save weights in the cwd
         start = time.perf_counter()
-        result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         seconds = time.perf_counter() - start
     lines = [line for line in result.stdout.strip().splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
-        raise RuntimeError(f"{os.path.basename(script)} under {framework} failed (exit {result.returncode}):\n"
-                           f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        raise RuntimeError(
+            f"{os.path.basename(script)} under {framework} failed (exit {result.returncode}):\n"
+            f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        )
     return json.loads(lines[-1]), seconds
 
 

@@ -3,6 +3,7 @@ noise of the metric bert4keras itself reached on the same data (oracle_metrics.j
 run_oracle.py). Models start from different random draws, so "noise" is a per-task tolerance;
 scripts without training (weights drawn from their checkpoint names) must match to 1e-4 relative.
 """
+
 import json
 import os
 
@@ -30,14 +31,16 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the sc
 SLOW = {"global_pointer_ner"}  # > 5 min on the loaded 2-core machine: outside `make test`
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-                                  for name in sorted(RECORD)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in sorted(RECORD)]
+)
 def test_script_matches_bert4keras(name):
     metrics, seconds = run("kerasformers", os.path.join(HERE, "scripts", name + ".py"))
     reference = RECORD[name]["bert4keras"]
     assert metrics["metric"] == reference["metric"]
     assert metrics["value"] == pytest.approx(reference["value"], **TOLERANCE[name]), (
-        f"{name}: kerasformers {metrics['value']:.3f} vs bert4keras {reference['value']:.3f} ({seconds:.0f} s)")
+        f"{name}: kerasformers {metrics['value']:.3f} vs bert4keras {reference['value']:.3f} ({seconds:.0f} s)"
+    )
     # Per-model outputs (count, shapes, values), where the script reports them.
     for model, expected in reference.get("outputs", {}).items():
         got = metrics["outputs"][model]

@@ -1,4 +1,5 @@
 """Checkpoint readers/writers: round trips, parity with TensorFlow/torch/safetensors, bad input."""
+
 import json
 import os
 import subprocess
@@ -16,10 +17,10 @@ from kerasformers.checkpoints import (
     CheckpointReader,
     open_checkpoint,
     resolve_checkpoint_path,
+    tf1,
     write_safetensors,
     write_tf1_checkpoint,
 )
-from kerasformers.checkpoints import tf1
 
 RNG = np.random.default_rng(0)
 
@@ -64,6 +65,7 @@ def assert_reads_back(reader, tensors):
 
 # ------------------------------------------------------------------ known answers
 
+
 def test_crc32c_known_answers(monkeypatch):
     assert tf1.crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
     assert tf1.crc32c(np.frombuffer(b"123456789", np.uint8)) == 0xE3069283
@@ -87,6 +89,7 @@ def test_slice_key_matches_tensorflow():
 
 # ------------------------------------------------------------------ TF1 bundle
 
+
 def test_tf1_round_trip(tmp_path):
     tensors = sample_tensors()
     write_tf1_checkpoint(tmp_path / "model.ckpt", tensors)
@@ -102,7 +105,9 @@ def test_tf1_round_trip(tmp_path):
 names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=12)
 arrays = st.sampled_from([np.float32, np.int64, np.float16, np.uint8]).flatmap(
     lambda dtype: st.lists(st.integers(0, 4), max_size=3).map(
-        lambda shape: (np.arange(int(np.prod(shape)), dtype=np.float64) * 1.5 - 3).astype(dtype).reshape(shape)
+        lambda shape: (
+            (np.arange(int(np.prod(shape)), dtype=np.float64) * 1.5 - 3).astype(dtype).reshape(shape)
+        )
     )
 )
 
@@ -201,6 +206,7 @@ def test_we_read_tensorflow_sharded_sliced_checkpoint(tf_checkpoints):
 
 # ------------------------------------------------------------------ TF1 bad input
 
+
 @pytest.fixture
 def small_ckpt(tmp_path):
     prefix = tmp_path / "model.ckpt"
@@ -210,7 +216,10 @@ def small_ckpt(tmp_path):
 
 def test_missing_variable_lists_close_matches(small_ckpt):
     reader = open_checkpoint(small_ckpt)
-    with pytest.raises(CheckpointError, match=r"bert/pooler/dense/kernal.*model\.ckpt.*Close matches: bert/pooler/dense/kernel"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"bert/pooler/dense/kernal.*model\.ckpt.*Close matches: bert/pooler/dense/kernel",
+    ):
         reader["bert/pooler/dense/kernal"]
     with pytest.raises(KeyError):
         reader.shape("missing")
@@ -260,7 +269,9 @@ def test_truncated_missing_and_corrupted_data(small_ckpt):
     content = data.read_bytes()
     data.write_bytes(content[:100])
     reader = open_checkpoint(small_ckpt)
-    with pytest.raises(CheckpointError, match=r"Truncated TF1 data file .*data-00000-of-00001.*bert/pooler/dense/kernel"):
+    with pytest.raises(
+        CheckpointError, match=r"Truncated TF1 data file .*data-00000-of-00001.*bert/pooler/dense/kernel"
+    ):
         reader["bert/pooler/dense/kernel"]
     reader.close()
     corrupted = bytearray(content)
@@ -313,6 +324,7 @@ def test_read_one_tensor_of_large_checkpoint_allocates_only_that_tensor(tmp_path
 
 # ------------------------------------------------------------------ safetensors
 
+
 def test_safetensors_round_trip_and_metadata(tmp_path):
     tensors = {k: v for k, v in sample_tensors().items() if not k.startswith("bert/encoder")}
     path = tmp_path / "model.safetensors"
@@ -347,7 +359,10 @@ def test_safetensors_reads_lazily(tmp_path):
 def test_safetensors_sharded_index(tmp_path):
     write_safetensors(tmp_path / "model-00001-of-00002.safetensors", {"a": np.arange(4.0)})
     write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {"b": np.ones(2, ml_dtypes.bfloat16)})
-    index = {"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    index = {
+        "metadata": {},
+        "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"},
+    }
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     with open_checkpoint(tmp_path) as reader:
         assert reader.path.endswith("model.safetensors.index.json")
@@ -375,10 +390,16 @@ def test_safetensors_bad_input(tmp_path):
 
 # ------------------------------------------------------------------ PyTorch
 
+
 def test_torch_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
     weight = torch.arange(6.0).reshape(2, 3)
-    state = {"w": weight, "w_t": weight.t(), "bf": torch.tensor([1.5, -2.0], dtype=torch.bfloat16), "i": torch.arange(3)}
+    state = {
+        "w": weight,
+        "w_t": weight.t(),
+        "bf": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
+        "i": torch.arange(3),
+    }
     torch.save(state, tmp_path / "pytorch_model.bin")
     with open_checkpoint(tmp_path) as reader:
         assert reader.format == "torch" and reader.path.endswith("pytorch_model.bin")
@@ -426,19 +447,27 @@ def test_torch_missing_gives_install_hint(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ path resolution
 
+
 def test_hf_directory_resolution_order(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"x": torch.zeros(1)}, tmp_path / "pytorch_model.bin")
     write_safetensors(tmp_path / "shard.safetensors", {"x": np.full(1, 2.0)})
-    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"x": "shard.safetensors"}}))
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"x": "shard.safetensors"}})
+    )
     write_safetensors(tmp_path / "model.safetensors", {"x": np.full(1, 1.0)})
-    expected = [("model.safetensors", "safetensors", 1.0), ("model.safetensors.index.json", "safetensors", 2.0),
-                ("pytorch_model.bin", "torch", 0.0)]
+    expected = [
+        ("model.safetensors", "safetensors", 1.0),
+        ("model.safetensors.index.json", "safetensors", 2.0),
+        ("pytorch_model.bin", "torch", 0.0),
+    ]
     for filename, fmt, value in expected:
         assert resolve_checkpoint_path(tmp_path) == (str(tmp_path / filename), fmt)
         assert open_checkpoint(tmp_path)["x"][0] == value
         os.remove(tmp_path / filename)
-    with pytest.raises(CheckpointError, match=rf"No checkpoint found in directory {tmp_path}.*model\.safetensors"):
+    with pytest.raises(
+        CheckpointError, match=rf"No checkpoint found in directory {tmp_path}.*model\.safetensors"
+    ):
         open_checkpoint(tmp_path)
 
 

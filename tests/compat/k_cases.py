@@ -6,6 +6,7 @@ tensors (``K.constant``), as they are inside a Keras 2 ``Lambda``. Only
 Keras 2 call forms appear here: defaults (axis=-1 for concatenate/argmax, cumsum's axis=0, ...)
 are exactly what scripts depend on.
 """
+
 import numpy as np
 
 
@@ -73,7 +74,9 @@ CASES = {
     "temporal_padding": lambda K, i: K.temporal_padding(i["a"], (1, 2)),
     "one_hot": lambda K, i: K.one_hot(i["ids"], 4),
     "gather": lambda K, i: K.gather(i["w"], i["ids"]),
-    "arange_dtype": lambda K, i: K.cast(K.arange(5), "float32") + K.cast(K.dtype(K.arange(5)) == "int32", "float32"),
+    "arange_dtype": lambda K, i: (
+        K.cast(K.arange(5), "float32") + K.cast(K.dtype(K.arange(5)) == "int32", "float32")
+    ),
     "eye": lambda K, i: K.eye(3),
     "switch_broadcast": lambda K, i: K.switch(K.greater(i["mask"], 0.5), i["a"][..., 0], -i["a"][..., 0]),
     # element-wise and normalisation
@@ -89,9 +92,13 @@ CASES = {
     "exp_log_sqrt_square": lambda K, i: K.exp(i["p"]) + K.log(i["p"]) + K.sqrt(i["p"]) + K.square(i["a"]),
     "sigmoid_tanh_softplus": lambda K, i: K.sigmoid(i["a"]) + K.tanh(i["a"]) + K.softplus(i["a"]),
     "sin_cos": lambda K, i: K.sin(i["a"]) + K.cos(i["a"]),
-    "comparisons": lambda K, i: (K.cast(K.equal(i["ids"], 2), "float32") + K.cast(K.not_equal(i["ids"], 1), "float32")
-                                 + K.cast(K.less(i["ids"], 2), "float32") + K.cast(K.less_equal(i["ids"], 1), "float32")
-                                 + K.cast(K.greater_equal(i["ids"], 1), "float32")),
+    "comparisons": lambda K, i: (
+        K.cast(K.equal(i["ids"], 2), "float32")
+        + K.cast(K.not_equal(i["ids"], 1), "float32")
+        + K.cast(K.less(i["ids"], 2), "float32")
+        + K.cast(K.less_equal(i["ids"], 1), "float32")
+        + K.cast(K.greater_equal(i["ids"], 1), "float32")
+    ),
     "zeros_ones_like": lambda K, i: K.zeros_like(i["a"]) + 2 * K.ones_like(i["a"]),
     "stop_gradient": lambda K, i: K.stop_gradient(i["a"]),
     "int_shape": lambda K, i: K.constant(list(K.int_shape(i["a"]))),
@@ -100,11 +107,15 @@ CASES = {
     "shape_index": lambda K, i: K.cast(K.shape(i["a"])[1], "float32"),
     # losses (Keras 2 clips probabilities at epsilon and takes target first)
     "categorical_crossentropy": lambda K, i: K.categorical_crossentropy(i["t"], _softmax(K, i["a"])),
-    "categorical_crossentropy_logits": lambda K, i: K.categorical_crossentropy(i["t"], i["a"], from_logits=True),
+    "categorical_crossentropy_logits": lambda K, i: K.categorical_crossentropy(
+        i["t"], i["a"], from_logits=True
+    ),
     "sparse_categorical_crossentropy": lambda K, i: K.sparse_categorical_crossentropy(
-        K.cast(i["ids"], "float32"), _softmax(K, i["a"])),
+        K.cast(i["ids"], "float32"), _softmax(K, i["a"])
+    ),
     "sparse_categorical_crossentropy_logits": lambda K, i: K.sparse_categorical_crossentropy(
-        i["ids"], i["a"], from_logits=True),
+        i["ids"], i["a"], from_logits=True
+    ),
     "binary_crossentropy": lambda K, i: K.binary_crossentropy(i["t"], i["p"]),
     "binary_crossentropy_logits": lambda K, i: K.binary_crossentropy(i["t"], i["a"], from_logits=True),
 }
@@ -115,8 +126,12 @@ def _with_weights(layer, inputs, seed=5):
     call again: the same numbers under Keras 2 (graph mode) and Keras 3."""
     layer(inputs)
     rng = np.random.default_rng(seed)
-    layer.set_weights([(rng.normal(size=w.shape) * 0.3 + (1.0 if "gamma" in w.name else 0.0)).astype("float32")
-                       for w in layer.weights])
+    layer.set_weights(
+        [
+            (rng.normal(size=w.shape) * 0.3 + (1.0 if "gamma" in w.name else 0.0)).astype("float32")
+            for w in layer.weights
+        ]
+    )
     return layer(inputs)
 
 
@@ -126,10 +141,12 @@ BERT4KERAS_CASES = {
     "sequence_masking_axes_list": lambda B, L, i: B.sequence_masking(i["sq"], i["mask"], 0, [1, 2]),
     "sequence_masking_bias": lambda B, L, i: B.sequence_masking(i["a"], i["mask"], -1e4, 1, i["bias"]),
     "attention_normalize_softmax": lambda B, L, i: B.attention_normalize(i["sq"], i["mask"], -1),
-    "attention_normalize_squared_relu": lambda B, L, i: B.attention_normalize(i["sq"], i["mask"], -1,
-                                                                             "squared_relu"),
-    "attention_normalize_softmax_plus": lambda B, L, i: B.attention_normalize(i["sq"], i["mask"], -1,
-                                                                             "softmax_plus"),
+    "attention_normalize_squared_relu": lambda B, L, i: B.attention_normalize(
+        i["sq"], i["mask"], -1, "squared_relu"
+    ),
+    "attention_normalize_softmax_plus": lambda B, L, i: B.attention_normalize(
+        i["sq"], i["mask"], -1, "softmax_plus"
+    ),
     "align": lambda B, L, i: B.align(i["m"], [0, 2], 4) + 0.0 * i["a"][:1, :1, :1, None],
     "reshape_pairs": lambda B, L, i: B.reshape(i["k"], (2, -1), 2),
     "flatten_range": lambda B, L, i: B.flatten(i["k"], 1, 3),
@@ -140,18 +157,24 @@ BERT4KERAS_CASES = {
     "leaky_relu": lambda B, L, i: B.leaky_relu(i["a"], 0.3),
     "sinusoidal_embeddings": lambda B, L, i: B.sinusoidal_embeddings(i["pos"], 6),
     "root_mean_square": lambda B, L, i: B.root_mean_square(i["a"], -1, True),
-    "multilabel_categorical_crossentropy": lambda B, L, i: B.multilabel_categorical_crossentropy(i["t"], i["a"]),
+    "multilabel_categorical_crossentropy": lambda B, L, i: B.multilabel_categorical_crossentropy(
+        i["t"], i["a"]
+    ),
     "sinusoidal_position_add": lambda B, L, i: L.SinusoidalPositionEmbedding(4)(i["a"]),
     "sinusoidal_position_mul": lambda B, L, i: L.SinusoidalPositionEmbedding(4, "mul")(i["a"]),
     "sinusoidal_position_zero": lambda B, L, i: L.SinusoidalPositionEmbedding(6, "zero")(i["a"]),
     "sinusoidal_position_concat": lambda B, L, i: L.SinusoidalPositionEmbedding(6, "concat")(i["a"]),
-    "sinusoidal_position_custom": lambda B, L, i: L.SinusoidalPositionEmbedding(
-        4, custom_position_ids=True)([i["a"], i["pos"]]),
+    "sinusoidal_position_custom": lambda B, L, i: L.SinusoidalPositionEmbedding(4, custom_position_ids=True)(
+        [i["a"], i["pos"]]
+    ),
     "scale_offset": lambda B, L, i: _with_weights(L.ScaleOffset(), i["a"]),
     "scale_offset_constants": lambda B, L, i: L.ScaleOffset(scale=2.0, offset=False)(i["a"]),
-    "scale_offset_conditional": lambda B, L, i: _with_weights(L.ScaleOffset(conditional=True), [i["a"], i["v"]]),
+    "scale_offset_conditional": lambda B, L, i: _with_weights(
+        L.ScaleOffset(conditional=True), [i["a"], i["v"]]
+    ),
     "scale_offset_conditional_hidden": lambda B, L, i: _with_weights(
-        L.ScaleOffset(conditional=True, hidden_units=3, hidden_activation="tanh"), [i["a"], i["v"]]),
+        L.ScaleOffset(conditional=True, hidden_units=3, hidden_activation="tanh"), [i["a"], i["v"]]
+    ),
     "concatenate_1d": lambda B, L, i: L.Concatenate1D()([i["a"], i["k"]]),
     "batch_split_concat": lambda B, L, i: L.BatchConcat()(L.BatchSplit(2)(i["k"])[::-1]),
     "batch_split_parts": lambda B, L, i: L.BatchSplit([1, 1])(i["k"])[1],

@@ -1,7 +1,8 @@
 """Record what Keras 2's backend (bert4keras's ``K``) returns for every case in k_cases.py.
 
-    TF_KERAS=1 TF_USE_LEGACY_KERAS=1 /work/.venv-bert4keras/bin/python tests/compat/make_k_fixture.py
+TF_KERAS=1 TF_USE_LEGACY_KERAS=1 /work/.venv-bert4keras/bin/python tests/compat/make_k_fixture.py
 """
+
 import os
 import sys
 
@@ -20,7 +21,9 @@ def main():
     results = {}
     for name, case in CASES.items():
         results[name] = np.asarray(K.eval(case(K, inputs)))
-    inputs = {name: K.constant(value, dtype=str(value.dtype)) for name, value in make_bert4keras_inputs().items()}
+    inputs = {
+        name: K.constant(value, dtype=str(value.dtype)) for name, value in make_bert4keras_inputs().items()
+    }
     for name, case in BERT4KERAS_CASES.items():
         results["bert4keras_" + name] = np.asarray(K.eval(case(backend, layers, inputs)))
     np.savez(OUT + ".tmp.npz", **results)

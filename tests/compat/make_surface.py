@@ -7,6 +7,7 @@ is that module), plus the re-exports scripts import from it (``keras``, ``K``). 
 its kind and, for callables, the parameter names with their kind and whether they have a default.
 Class entries also list the public methods the class defines itself.
 """
+
 import importlib
 import inspect
 import json
@@ -60,8 +61,13 @@ def main():
                 entries[name] = describe(value)
         surface[short] = entries
     with open(OUT + ".tmp", "w") as f:
-        json.dump({"bert4keras": "0.11.5", "python": sys.version.split()[0], "modules": surface},
-                  f, indent=1, sort_keys=True, ensure_ascii=False)
+        json.dump(
+            {"bert4keras": "0.11.5", "python": sys.version.split()[0], "modules": surface},
+            f,
+            indent=1,
+            sort_keys=True,
+            ensure_ascii=False,
+        )
     os.replace(OUT + ".tmp", OUT)
     print(OUT, {k: len(v) for k, v in surface.items()})
 

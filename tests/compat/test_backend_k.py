@@ -2,6 +2,7 @@
 
 The expected values were recorded from Keras 2 itself by make_k_fixture.py (``make oracle``).
 """
+
 import os
 
 import numpy as np
@@ -25,8 +26,9 @@ def test_matches_keras2(name):
     got = np.asarray(ops.convert_to_numpy(CASES[name](K, inputs)))
     want = EXPECTED[name]
     assert got.shape == want.shape, f"K case {name}: shape {got.shape}, Keras 2 gives {want.shape}"
-    np.testing.assert_allclose(got.astype("float64"), want.astype("float64"), rtol=1e-5, atol=1e-5,
-                               err_msg=f"K case {name}")
+    np.testing.assert_allclose(
+        got.astype("float64"), want.astype("float64"), rtol=1e-5, atol=1e-5, err_msg=f"K case {name}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BERT4KERAS_CASES))
@@ -36,7 +38,9 @@ def test_backend_helpers_and_layers_match_bert4keras(name):
     got = np.asarray(ops.convert_to_numpy(BERT4KERAS_CASES[name](backend, layers, inputs)))
     want = EXPECTED["bert4keras_" + name]
     assert got.shape == want.shape, f"{name}: shape {got.shape}, bert4keras gives {want.shape}"
-    np.testing.assert_allclose(got.astype("float64"), want.astype("float64"), rtol=1e-5, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(
+        got.astype("float64"), want.astype("float64"), rtol=1e-5, atol=1e-5, err_msg=name
+    )
 
 
 def test_graph_only_names_explain_the_replacement():
@@ -50,6 +54,7 @@ def test_graph_only_names_explain_the_replacement():
 
 def test_variables_round_trip_through_set_and_batch_get_value():
     import keras
+
     v = keras.Variable(np.zeros((2, 2), "float32"))
     K.set_value(v, np.ones((2, 2)))
     K.batch_set_value([(v, K.get_value(v) * 3)])

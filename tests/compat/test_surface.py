@@ -3,6 +3,7 @@ listed in docs/migration.md (as `bert4keras.module.name`) with the reason it dif
 
 The inventory bert4keras_surface.json was generated from bert4keras itself by make_surface.py.
 """
+
 import importlib
 import inspect
 import json
@@ -67,18 +68,30 @@ def problems_of(module, name):
 
 @pytest.mark.parametrize("module, name", ENTRIES, ids=[f"{m}.{n}" for m, n in ENTRIES])
 def test_name_exists_or_is_documented(module, name):
-    undocumented = {key: problem for key, problem in problems_of(module, name).items()
-                    if key not in DOCUMENTED and f"{module}.{name}" not in DOCUMENTED}
+    undocumented = {
+        key: problem
+        for key, problem in problems_of(module, name).items()
+        if key not in DOCUMENTED and f"{module}.{name}" not in DOCUMENTED
+    }
     assert not undocumented, (
-        f"bert4keras.{module}.{name}: {undocumented}; fix it or list it in docs/migration.md")
+        f"bert4keras.{module}.{name}: {undocumented}; fix it or list it in docs/migration.md"
+    )
 
 
 def test_documented_differences_are_real_bert4keras_names():
     for key in DOCUMENTED:
         module, name = key.split(".")[:2]
-        assert name in SURFACE.get(module, {}), f"docs/migration.md lists `bert4keras.{key}`, which does not exist"
+        assert name in SURFACE.get(module, {}), (
+            f"docs/migration.md lists `bert4keras.{key}`, which does not exist"
+        )
 
 
 def test_inventory_is_complete():
     assert {m: len(n) for m, n in SURFACE.items()} == {
-        "backend": 29, "layers": 22, "models": 21, "optimizers": 24, "snippets": 25, "tokenizers": 5}
+        "backend": 29,
+        "layers": 22,
+        "models": 21,
+        "optimizers": 24,
+        "snippets": 25,
+        "tokenizers": 5,
+    }

@@ -4,6 +4,7 @@ build · HF parity with random weights (where HF ships the family) · TF1 round 
 (where the family has a HuggingFace name map) · another family's checkpoint refused with a named error ·
 ``.keras`` save/load. A family registered in ``kerasformers.models.MODELS`` without a spec fails the suite.
 """
+
 import json
 import os
 import re
@@ -27,12 +28,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 def test_every_registered_family_has_a_spec():
     covered = {MODELS[key] for spec in SPECS for key in spec.keys}
-    missing = sorted(f"{cls.__name__} (keys: {', '.join(k for k, c in MODELS.items() if c is cls)})"
-                     for cls in set(MODELS.values()) - covered)
-    assert not missing, f"registered families without a conformance spec in tests/conformance/specs.py: {missing}"
+    missing = sorted(
+        f"{cls.__name__} (keys: {', '.join(k for k, c in MODELS.items() if c is cls)})"
+        for cls in set(MODELS.values()) - covered
+    )
+    assert not missing, (
+        f"registered families without a conformance spec in tests/conformance/specs.py: {missing}"
+    )
     for spec in SPECS:
         assert spec.key in MODELS, f"spec {spec.key!r} names no registered model"
-        assert spec.hf or spec.parity_elsewhere or spec.quirks, f"spec {spec.key!r}: say where parity is checked"
+        assert spec.hf or spec.parity_elsewhere or spec.quirks, (
+            f"spec {spec.key!r}: say where parity is checked"
+        )
         if spec.parity_elsewhere:
             assert os.path.isfile(os.path.join(ROOT, spec.parity_elsewhere)), spec.parity_elsewhere
 
@@ -78,8 +85,9 @@ class Family:
     outputs: list
 
     def build(self, checkpoint_path):
-        return build_transformer_model(str(self.config_path), str(checkpoint_path), model=self.spec.key,
-                                       **self.spec.build)
+        return build_transformer_model(
+            str(self.config_path), str(checkpoint_path), model=self.spec.key, **self.spec.build
+        )
 
     def assert_same(self, model, what, atol=1e-5):
         again = outputs_of(model, self.arrays)
@@ -105,13 +113,15 @@ def family(request, tmp_path_factory):
         randomize_parameters(hf, std=0.3, gain_std=0.3)
         hf.save_pretrained(root / "hf")
         config_path = root / "hf" / "config.json"
-        transformer = build_transformer_model(checkpoint_path=str(root / "hf"), model=spec.key,
-                                              return_keras_model=False, **spec.build)
+        transformer = build_transformer_model(
+            checkpoint_path=str(root / "hf"), model=spec.key, return_keras_model=False, **spec.build
+        )
     else:
         config_path = root / "config.json"
         config_path.write_text(json.dumps(spec.config))
-        transformer = build_transformer_model(str(config_path), model=spec.key, return_keras_model=False,
-                                              **spec.build)
+        transformer = build_transformer_model(
+            str(config_path), model=spec.key, return_keras_model=False, **spec.build
+        )
         randomize_weights(transformer.model)
     arrays = make_inputs(transformer.model, transformer.vocab_size)
     return Family(spec, transformer, hf, config_path, arrays, outputs_of(transformer.model, arrays))
@@ -121,11 +131,19 @@ def family(request, tmp_path_factory):
 def foreign_checkpoints(tmp_path_factory):
     """A tiny GPT-2 (foreign to every encoder) and a tiny BERT (foreign to GPT-2), as HF folders."""
     root = tmp_path_factory.mktemp("foreign")
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=131, n_embd=48, n_layer=1, n_head=3,
-                                                         n_positions=40)).save_pretrained(root / "gpt2")
-    transformers.BertModel(transformers.BertConfig(vocab_size=131, hidden_size=48, num_hidden_layers=1,
-                                                   num_attention_heads=3, intermediate_size=37,
-                                                   max_position_embeddings=40)).save_pretrained(root / "bert")
+    transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(vocab_size=131, n_embd=48, n_layer=1, n_head=3, n_positions=40)
+    ).save_pretrained(root / "gpt2")
+    transformers.BertModel(
+        transformers.BertConfig(
+            vocab_size=131,
+            hidden_size=48,
+            num_hidden_layers=1,
+            num_attention_heads=3,
+            intermediate_size=37,
+            max_position_embeddings=40,
+        )
+    ).save_pretrained(root / "bert")
     return root
 
 
@@ -142,13 +160,23 @@ def test_build(family):
 def test_huggingface_parity(family):
     spec = family.spec
     if spec.hf is None:
-        pytest.skip(f"{spec.key}: no transformers class; parity in {spec.parity_elsewhere or 'the spec quirks'}")
-    arguments = {name: torch.tensor(array, dtype=torch.long) for name, array in zip(spec.hf.inputs, family.arrays)}
+        pytest.skip(
+            f"{spec.key}: no transformers class; parity in {spec.parity_elsewhere or 'the spec quirks'}"
+        )
+    arguments = {
+        name: torch.tensor(array, dtype=torch.long) for name, array in zip(spec.hf.inputs, family.arrays)
+    }
     arguments["attention_mask"] = torch.tensor(family.arrays[0] != 0, dtype=torch.long)
     with torch.no_grad():
         expected = torch_numpy(spec.hf.output(family.hf(**arguments)))
     real = family.arrays[-1] != 0 if "decoder_input_ids" in spec.hf.inputs else family.arrays[0] != 0
-    assert_close(family.outputs[0], expected, atol=spec.atol, where=real, what=f"{spec.key} vs transformers.{spec.hf.model_class}")
+    assert_close(
+        family.outputs[0],
+        expected,
+        atol=spec.atol,
+        where=real,
+        what=f"{spec.key} vs transformers.{spec.hf.model_class}",
+    )
 
 
 def skip_if_not_applicable(family, check):

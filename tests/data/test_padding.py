@@ -35,8 +35,10 @@ def test_sequence_padding_trailing_dims_preserved():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.integers(-5, 5), max_size=6), min_size=1, max_size=5),
-       st.sampled_from(["post", "pre"]))
+@given(
+    st.lists(st.lists(st.integers(-5, 5), max_size=6), min_size=1, max_size=5),
+    st.sampled_from(["post", "pre"]),
+)
 def test_sequence_padding_round_trip(seqs, mode):
     out = sequence_padding(seqs, mode=mode, value=99)
     width = max(len(s) for s in seqs)
@@ -44,7 +46,7 @@ def test_sequence_padding_round_trip(seqs, mode):
     for row, s in zip(out, seqs):
         pad = width - len(s)
         body = row[: len(s)] if mode == "post" else row[pad:]
-        rest = row[len(s):] if mode == "post" else row[:pad]
+        rest = row[len(s) :] if mode == "post" else row[:pad]
         assert list(body) == s and all(v == 99 for v in rest)
 
 
@@ -66,8 +68,11 @@ def _brute_truncate(maxlen, index, seqs):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.lists(st.integers(), max_size=8), min_size=1, max_size=3),
-       st.integers(0, 20), st.sampled_from([-1, -2, 1]))
+@given(
+    st.lists(st.lists(st.integers(), max_size=8), min_size=1, max_size=3),
+    st.integers(0, 20),
+    st.sampled_from([-1, -2, 1]),
+)
 def test_truncate_sequences_matches_brute_force(seqs, maxlen, index):
     seqs = [s if len(s) > 2 else s + [0, 0, 0] for s in seqs]  # index -2/1 needs >= 2 items
     expected = _brute_truncate(max(maxlen, 2 * len(seqs)), index, seqs)

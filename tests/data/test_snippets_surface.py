@@ -1,4 +1,5 @@
 """bert4keras snippets that scripts import: open.seek/tell, argument decorators, uniout, resize."""
+
 import numpy as np
 import pytest
 

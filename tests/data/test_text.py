@@ -21,8 +21,9 @@ def test_text_segmentate_strips():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.text(alphabet="abcdef", min_size=1, max_size=5), min_size=1, max_size=12),
-       st.integers(6, 20))
+@given(
+    st.lists(st.text(alphabet="abcdef", min_size=1, max_size=5), min_size=1, max_size=12), st.integers(6, 20)
+)
 def test_text_segmentate_lossless_and_bounded(words, maxlen):
     # Runs between separators are <= 5 chars, so every piece must fit maxlen.
     text = "。".join(words)
@@ -32,12 +33,12 @@ def test_text_segmentate_lossless_and_bounded(words, maxlen):
 
 
 def test_small_string_helpers():
-    from kerasformers.data import convert_to_unicode, is_string, strQ2B, string_matching
+    from kerasformers.data import convert_to_unicode, is_string, string_matching, strQ2B
 
     assert strQ2B("ＡＢＣ１２３，！\u3000ｘ") == "ABC123,! x"
     assert strQ2B("中文不变") == "中文不变"
     assert string_matching("今天天气很好", ["天气", "下雨"]) and not string_matching("abc", ["x"])
-    assert convert_to_unicode("你好".encode("utf-8")) == "你好" and convert_to_unicode("x") == "x"
+    assert convert_to_unicode("你好".encode()) == "你好" and convert_to_unicode("x") == "x"
     assert is_string("a") and not is_string(b"a")
 
 
@@ -46,9 +47,21 @@ def test_snippets_compat_names():
 
     from kerasformers import snippets
 
-    for name in ["sequence_padding", "truncate_sequences", "text_segmentate", "to_array", "DataGenerator",
-                 "ViterbiDecoder", "parallel_apply", "parallel_apply_generator", "open", "softmax",
-                 "AutoRegressiveDecoder", "is_string", "strQ2B"]:
+    for name in [
+        "sequence_padding",
+        "truncate_sequences",
+        "text_segmentate",
+        "to_array",
+        "DataGenerator",
+        "ViterbiDecoder",
+        "parallel_apply",
+        "parallel_apply_generator",
+        "open",
+        "softmax",
+        "AutoRegressiveDecoder",
+        "is_string",
+        "strQ2B",
+    ]:
         assert hasattr(snippets, name), name
     p = snippets.softmax(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1000.0]]))
     np.testing.assert_allclose(p[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())

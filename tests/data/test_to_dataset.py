@@ -1,4 +1,5 @@
 """DataGenerator.to_dataset: bert4keras's tf.data bridge (one sample per item, batched by tf.data)."""
+
 import numpy as np
 import pytest
 
@@ -9,14 +10,15 @@ from kerasformers.snippets import DataGenerator
 
 class OneSample(DataGenerator):
     def __iter__(self, random=False):
-        for is_end, length in self.sample(random):
+        for _is_end, length in self.sample(random):
             yield np.arange(1, length + 1, dtype="int32"), np.int32(length)
 
 
 def test_padded_batches_with_names():
     generator = OneSample([3, 1, 2, 4], batch_size=2)
-    dataset = generator.to_dataset(types=("int32", "int32"), shapes=([None], []), names=("ids", "length"),
-                                   padded_batch=True)
+    dataset = generator.to_dataset(
+        types=("int32", "int32"), shapes=([None], []), names=("ids", "length"), padded_batch=True
+    )
     batch = next(iter(dataset))
     assert set(batch) == {"ids", "length"}
     lengths = batch["length"].numpy()

@@ -1,4 +1,5 @@
 """bert4keras's WebServing contract on FastAPI: routes, argument conversion, error codes."""
+
 import pytest
 
 pytest.importorskip("fastapi")

@@ -154,8 +154,11 @@ def sentiment_model(directory):
 
 
 @pytest.mark.slow  # two fine-tunes of real MiniLM layers: about 7 minutes on 2 cores
-@pytest.mark.xfail(strict=True, reason="MiniLM's English vocabulary maps 64% of the review characters to [UNK]: "
-                   "neither fine-tune learns (full 0.527, LoRA 0.525 on 2026-11-30); needs a Chinese base model")
+@pytest.mark.xfail(
+    strict=True,
+    reason="MiniLM's English vocabulary maps 64% of the review characters to [UNK]: "
+    "neither fine-tune learns (full 0.527, LoRA 0.525 on 2026-11-30); needs a Chinese base model",
+)
 def test_lora_sentiment_fine_tune_matches_full_fine_tune():
     from kerasformers.tokenizers import Tokenizer
 

@@ -1,4 +1,5 @@
 """Helpers for comparing generations with HuggingFace `generate()` (the oracle)."""
+
 import numpy as np
 
 
@@ -36,4 +37,3 @@ def assert_same_sequences(actual, expected, stop_id, pad_id=0):
         end = hits[0] + 1 if len(hits) else expected.shape[1]
         np.testing.assert_array_equal(actual[row, :end], expected[row, :end], err_msg=f"row {row}")
         assert (actual[row, end:] == pad_id).all(), f"row {row}: tokens after the stop id"
-

@@ -1,4 +1,5 @@
 """bert4keras-compatible AutoRegressiveDecoder: brute-force and known-answer checks."""
+
 import itertools
 
 import keras

@@ -4,6 +4,7 @@ For every decoder-capable family, a left-padded batch of prompts is prefilled an
 extended token by token through the cache; each step's logits must equal the logits of
 the ordinary Keras model run on the whole unpadded sequence (1e-4).
 """
+
 import numpy as np
 import pytest
 from keras import ops
@@ -12,8 +13,15 @@ from kerasformers.generation import decoder_for
 from kerasformers.generation.decoders import left_pad
 from kerasformers.models import build_transformer_model
 
-TINY = dict(vocab_size=61, hidden_size=24, num_hidden_layers=2, num_attention_heads=2, intermediate_size=19,
-            hidden_act="gelu", max_position=32)
+TINY = dict(
+    vocab_size=61,
+    hidden_size=24,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=19,
+    hidden_act="gelu",
+    max_position=32,
+)
 PROMPTS = [[5, 7, 9, 11, 13], [20, 3], [8, 9, 10]]
 STEPS = 4
 
@@ -41,9 +49,12 @@ def full_logits(model, key, rows):
     segments = np.zeros_like(ids)
     for i, row in enumerate(rows):
         ids[i, : len(row["tokens"])] = row["tokens"]
-        segments[i, row["source"]: len(row["tokens"])] = 1
-    out = model.model([ids, segments]) if key == "unilm" else model.model(
-        [ids, np.zeros_like(ids)] if key == "gpt" else ids)
+        segments[i, row["source"] : len(row["tokens"])] = 1
+    out = (
+        model.model([ids, segments])
+        if key == "unilm"
+        else model.model([ids, np.zeros_like(ids)] if key == "gpt" else ids)
+    )
     return ops.convert_to_numpy(out)
 
 
@@ -74,8 +85,9 @@ def test_cached_steps_equal_full_forward(key):
     full = full_logits(model, key, rows)
     for step, logits in enumerate(cached):
         for r, prompt in enumerate(PROMPTS):
-            np.testing.assert_allclose(logits[r], full[r, len(prompt) - 1 + step], atol=1e-4,
-                                       err_msg=f"{key}: row {r}, step {step}")
+            np.testing.assert_allclose(
+                logits[r], full[r, len(prompt) - 1 + step], atol=1e-4, err_msg=f"{key}: row {r}, step {step}"
+            )
 
 
 @pytest.mark.parametrize("version", ["t5.1.0", "t5.1.1"])

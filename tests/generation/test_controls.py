@@ -1,5 +1,6 @@
 """Decoding controls of `generate`: trie-constrained decoding, stop strings, repetition penalty,
 text streaming, segment ids — checked against NumPy references on the uncached model."""
+
 import keras
 import numpy as np
 import pytest
@@ -27,10 +28,20 @@ def randomise(model, seed=0):
 
 @pytest.fixture(scope="module")
 def gpt2():
-    return randomise(build_transformer_model(
-        model="gpt2", vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=19, hidden_act="gelu_new", max_position=32, final_activation="linear",
-        return_keras_model=False))
+    return randomise(
+        build_transformer_model(
+            model="gpt2",
+            vocab_size=VOCAB,
+            hidden_size=24,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=19,
+            hidden_act="gelu_new",
+            max_position=32,
+            final_activation="linear",
+            return_keras_model=False,
+        )
+    )
 
 
 def decode(ids):
@@ -44,6 +55,7 @@ def encode(text):
 def full_logits(model, tokens, segments=None, width=16):
     """Uncached next-token logits after every position of `tokens` (T, V). Inputs are right-padded
     to one width (causal: padding never changes earlier positions), so eager ops compile once."""
+
     def padded(ids):
         return np.array([list(ids) + [0] * (width - len(ids))], "int32")
 
@@ -72,12 +84,14 @@ def test_constrained_steps_never_leave_the_set_under_random_logits(sequences, se
     node = ops.zeros((batch,), "int32")
     rows, done = [[] for _ in range(batch)], np.zeros(batch, bool)
     generator = keras.random.SeedGenerator(seed)
-    for step in range(trie.longest + 1):
+    for _step in range(trie.longest + 1):
         logits = ops.convert_to_tensor(rng.normal(0, 3, (batch, vocab)).astype("float32"))
         logits = trie.restrict(logits, node, stop_ids)
         greedy = ops.argmax(logits[: batch // 2], axis=-1)
-        sampled = keras.random.categorical(logits[batch // 2:], 1, seed=generator)[:, 0]
-        tokens = ops.convert_to_numpy(ops.concatenate([ops.cast(greedy, "int32"), ops.cast(sampled, "int32")]))
+        sampled = keras.random.categorical(logits[batch // 2 :], 1, seed=generator)[:, 0]
+        tokens = ops.convert_to_numpy(
+            ops.concatenate([ops.cast(greedy, "int32"), ops.cast(sampled, "int32")])
+        )
         node = trie.advance(node, tokens)
         leaf = ops.convert_to_numpy(trie.is_leaf(node))
         for row in np.flatnonzero(~done):
@@ -108,8 +122,15 @@ SAMPLING = {"do_sample": True, "seed": 3, "top_k": 8}
 @pytest.mark.parametrize("mode", [{}, {"num_beams": len(ALLOWED)}, SAMPLING])
 def test_generate_with_allowed_strings_stays_in_the_set(gpt2, mode):
     prompts = PROMPTS * 3 if mode.get("do_sample") else PROMPTS
-    out = generate(gpt2, prompts, max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode),
-                   stop_ids=[0], **mode)
+    out = generate(
+        gpt2,
+        prompts,
+        max_new_tokens=NEW,
+        allowed_sequences=ALLOWED,
+        tokenizer=(encode, decode),
+        stop_ids=[0],
+        **mode,
+    )
     assert_in_set(out, stop_id=0)
     if mode.get("do_sample"):
         assert len({tuple(row) for row in out.tolist()}) > 1  # really sampling
@@ -133,10 +154,18 @@ def test_constrained_beam_and_greedy_match_numpy_references(gpt2):
     """With as many beams as sequences, beam search returns the best-scoring allowed sequence
     (sum log-prob / length, stop id included); greedy takes the best allowed token each step."""
     candidates = [encode(text) + [0] for text in ALLOWED]
-    beam = generate(gpt2, PROMPTS, max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode),
-                    stop_ids=[0], num_beams=len(ALLOWED))
-    greedy = generate(gpt2, PROMPTS, max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode),
-                      stop_ids=[0])
+    beam = generate(
+        gpt2,
+        PROMPTS,
+        max_new_tokens=NEW,
+        allowed_sequences=ALLOWED,
+        tokenizer=(encode, decode),
+        stop_ids=[0],
+        num_beams=len(ALLOWED),
+    )
+    greedy = generate(
+        gpt2, PROMPTS, max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode), stop_ids=[0]
+    )
     trie = SequenceTrie(ALLOWED, encode)
     for row, prompt in enumerate(PROMPTS):
         scores = [sequence_score(gpt2, prompt, c) / len(c) for c in candidates]
@@ -148,8 +177,11 @@ def test_constrained_beam_and_greedy_match_numpy_references(gpt2):
             log_probs = full_log_probs(gpt2, prompt + tokens)[-1]
             mask = ops.convert_to_numpy(trie.allowed(ops.convert_to_tensor([node], "int32"), VOCAB, (0,)))[0]
             tokens.append(int(np.argmax(np.where(mask, log_probs, -np.inf))))
-            node = int(ops.convert_to_numpy(trie.advance(ops.convert_to_tensor([node], "int32"),
-                                                         np.array([tokens[-1]], "int32")))[0])
+            node = int(
+                ops.convert_to_numpy(
+                    trie.advance(ops.convert_to_tensor([node], "int32"), np.array([tokens[-1]], "int32"))
+                )[0]
+            )
         assert greedy[row, : len(tokens)].tolist() == tokens
 
 
@@ -177,8 +209,9 @@ def test_stop_string_spanning_two_tokens_ends_the_row_and_cuts_the_text(gpt2):
             assert out[row].tolist() == free[row].tolist()
     texts = generate_text(gpt2, PROMPTS, codec, max_new_tokens=NEW, stop_strings=[stop])
     assert texts[0] == text[:first]
-    streamed = list(generate_text(gpt2, PROMPTS[:1], codec, max_new_tokens=NEW, stop_strings=[stop],
-                                  stream=True))
+    streamed = list(
+        generate_text(gpt2, PROMPTS[:1], codec, max_new_tokens=NEW, stop_strings=[stop], stream=True)
+    )
     assert "".join(streamed) == text[:first] and all(streamed)
     # beam search: the chosen sequence is cut after the token that completes a stop string
     beams = generate_text(gpt2, PROMPTS, codec, max_new_tokens=NEW, num_beams=2, stop_strings=[stop])
@@ -205,27 +238,48 @@ def test_repetition_penalty_matches_a_numpy_reference(gpt2):
             seen = np.isin(np.arange(VOCAB), tokens)
             logits = np.where(seen, np.where(logits > 0, logits / penalty, logits * penalty), logits)
             tokens.append(int(np.argmax(logits)))
-        assert out[row].tolist() == tokens[len(prompt):]
+        assert out[row].tolist() == tokens[len(prompt) :]
 
 
 def test_seeded_sampling_with_controls_is_deterministic(gpt2):
-    options = {"max_new_tokens": NEW, "do_sample": True, "top_k": 8, "stop_strings": ["zz"], "tokenizer": (encode, decode)}
+    options = {
+        "max_new_tokens": NEW,
+        "do_sample": True,
+        "top_k": 8,
+        "stop_strings": ["zz"],
+        "tokenizer": (encode, decode),
+    }
     prompts = PROMPTS * 3
     first = generate(gpt2, prompts, seed=11, **options)
     np.testing.assert_array_equal(first, generate(gpt2, prompts, seed=11, **options))
     assert not np.array_equal(first, generate(gpt2, prompts, seed=12, **options))
-    constrained = dict(max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode), stop_ids=[0],
-                       **SAMPLING)
-    np.testing.assert_array_equal(generate(gpt2, prompts, **constrained), generate(gpt2, prompts, **constrained))
+    constrained = dict(
+        max_new_tokens=NEW, allowed_sequences=ALLOWED, tokenizer=(encode, decode), stop_ids=[0], **SAMPLING
+    )
+    np.testing.assert_array_equal(
+        generate(gpt2, prompts, **constrained), generate(gpt2, prompts, **constrained)
+    )
 
 
 # ---------------------------------------------------------------------- segments (CDial-GPT)
 def test_segment_ids_follow_the_prompt_like_cdial_gpt():
     """GPT with segments shared with the token table: new tokens take the last prompt segment."""
-    model = randomise(build_transformer_model(
-        model="gpt", vocab_size=VOCAB, hidden_size=24, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=19, max_position=32, segment_vocab_size=VOCAB, shared_segment_embeddings=True,
-        final_activation="linear", return_keras_model=False), seed=1)
+    model = randomise(
+        build_transformer_model(
+            model="gpt",
+            vocab_size=VOCAB,
+            hidden_size=24,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=19,
+            max_position=32,
+            segment_vocab_size=VOCAB,
+            shared_segment_embeddings=True,
+            final_activation="linear",
+            return_keras_model=False,
+        ),
+        seed=1,
+    )
     prompts = [[2, 5, 30, 31, 6], [2, 5, 40, 6]]
     segments = [[2, 5, 5, 5, 6], [2, 5, 5, 6]]
     out = generate(model, prompts, max_new_tokens=4, segment_ids=segments)
@@ -234,7 +288,7 @@ def test_segment_ids_follow_the_prompt_like_cdial_gpt():
         for _ in range(4):
             tokens.append(int(np.argmax(full_log_probs(model, tokens, speakers)[-1])))
             speakers.append(segment[-1])
-        assert out[row].tolist() == tokens[len(prompt):]
+        assert out[row].tolist() == tokens[len(prompt) :]
 
 
 # ---------------------------------------------------------------------- bad input

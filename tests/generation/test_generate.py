@@ -1,4 +1,5 @@
 """`generate`: sampling reproducibility and filters, streaming, stop rules, bad input."""
+
 import numpy as np
 import pytest
 from keras import ops
@@ -11,9 +12,18 @@ VOCAB = 61
 
 @pytest.fixture(scope="module")
 def gpt2():
-    model = build_transformer_model(model="gpt2", vocab_size=VOCAB, hidden_size=24, num_hidden_layers=2,
-                                    num_attention_heads=2, intermediate_size=19, hidden_act="gelu_new",
-                                    max_position=16, final_activation="linear", return_keras_model=False)
+    model = build_transformer_model(
+        model="gpt2",
+        vocab_size=VOCAB,
+        hidden_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=19,
+        hidden_act="gelu_new",
+        max_position=16,
+        final_activation="linear",
+        return_keras_model=False,
+    )
     rng = np.random.default_rng(0)
     for variable in model.model.weights:
         value = rng.normal(0, 0.3, size=variable.shape) + (1 if "gamma" in variable.path else 0)
@@ -46,7 +56,9 @@ def test_top_p_and_temperature_stay_in_the_nucleus(gpt2):
     probs = next_token_probs(gpt2, PROMPT)
     order = np.argsort(-probs)
     top_p = float(probs[order[:2]].sum()) - 1e-4  # nucleus = the two most probable tokens
-    out = generate(gpt2, [PROMPT] * 200, max_new_tokens=1, do_sample=True, top_p=top_p, temperature=1.0, seed=1)
+    out = generate(
+        gpt2, [PROMPT] * 200, max_new_tokens=1, do_sample=True, top_p=top_p, temperature=1.0, seed=1
+    )
     assert set(out[:, 0].tolist()) == set(order[:2].tolist())
 
 
@@ -58,7 +70,7 @@ def test_streaming_yields_the_greedy_tokens(gpt2):
     # greedy: every new token is the argmax of the uncached model at the position before it
     seq = np.array([PROMPT + full[0].tolist()], "int32")
     logits = ops.convert_to_numpy(gpt2.model(seq))[0]
-    np.testing.assert_array_equal(full[0], logits[len(PROMPT) - 1:-1].argmax(-1))
+    np.testing.assert_array_equal(full[0], logits[len(PROMPT) - 1 : -1].argmax(-1))
 
 
 def test_min_new_tokens_delays_the_stop_id(gpt2):

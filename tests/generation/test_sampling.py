@@ -1,4 +1,5 @@
 """Logits processors: NumPy references and draw-based checks, backend-agnostic."""
+
 import keras
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
 """kNN-graph InfoMap clustering and the initialisation variance helpers."""
+
 import keras
 import numpy as np
 import pytest
@@ -38,7 +39,9 @@ def test_knn_graph_links_nearest_neighbours_and_checks_shape():
 
 
 def test_random_gaussian_matrices_are_nearly_orthogonal_in_high_dimension():
-    errors = [orthogonality_error(keras.initializers.RandomNormal(stddev=1 / np.sqrt(n)), n) for n in (16, 256)]
+    errors = [
+        orthogonality_error(keras.initializers.RandomNormal(stddev=1 / np.sqrt(n)), n) for n in (16, 256)
+    ]
     assert errors[1] < errors[0] / 3  # deviation shrinks like 1/sqrt(n)
     assert errors[1] == pytest.approx(1 / np.sqrt(256), rel=0.2)
     assert orthogonality_error("orthogonal", 64) < 1e-5
@@ -47,7 +50,9 @@ def test_random_gaussian_matrices_are_nearly_orthogonal_in_high_dimension():
 def test_variance_through_depth_matches_the_geometric_argument():
     lecun = depth_variance_profile("lecun_normal", width=256, depth=10, num_samples=512)
     he_relu = depth_variance_profile("he_normal", width=256, depth=10, activation="relu", num_samples=512)
-    lecun_relu = depth_variance_profile("lecun_normal", width=256, depth=10, activation="relu", num_samples=512)
+    lecun_relu = depth_variance_profile(
+        "lecun_normal", width=256, depth=10, activation="relu", num_samples=512
+    )
     assert 0.4 < lecun[-1] < 2.5 and 0.4 < he_relu[-1] < 2.5  # preserved up to random fluctuation
     assert lecun_relu[-1] < 0.01  # halved at each ReLU layer: 2^-10 of the input
     orthogonal = depth_variance_profile("orthogonal", width=128, depth=10, num_samples=256)
@@ -55,8 +60,14 @@ def test_variance_through_depth_matches_the_geometric_argument():
 
 
 def test_layer_output_variances_of_a_model():
-    model = keras.Sequential([keras.Input((64,)), layers.Dense(64, kernel_initializer="he_normal", name="a"),
-                              layers.ReLU(name="relu"), layers.Dense(64, kernel_initializer="he_normal", name="b")])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(64, kernel_initializer="he_normal", name="a"),
+            layers.ReLU(name="relu"),
+            layers.Dense(64, kernel_initializer="he_normal", name="b"),
+        ]
+    )
     report = layer_output_variances(model, np.random.default_rng(1).normal(size=(512, 64)).astype("float32"))
     assert [row["layer"] for row in report] == ["a", "relu", "b"]
     assert report[0]["mean_square"] == pytest.approx(2.0, rel=0.3)

@@ -1,4 +1,5 @@
 """Every experiment under examples/generative runs in --quick mode and writes its pictures."""
+
 import importlib.util
 import os
 
@@ -6,8 +7,10 @@ import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "generative")
 # The models train on every backend in the unit tests; the long end-to-end runs use one backend.
-jax_only = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "jax") != "jax",
-                              reason="end-to-end experiment: run on JAX; the unit tests cover every backend")
+jax_only = pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "jax") != "jax",
+    reason="end-to-end experiment: run on JAX; the unit tests cover every backend",
+)
 
 
 def run_example(name, tmp_path, *extra):

@@ -1,4 +1,5 @@
 """The flow inside the f-VAE: exact inverse and the log-determinant against a brute-force Jacobian."""
+
 import keras
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ def random_flow(mixing, dim=4, seed=0):
         variable.assign(rng.normal(0, 0.5, size=variable.shape).astype("float32"))
     for variable in flow.trainable_variables:  # ... then get perturbed away from orthogonal
         if len(variable.shape) == 2 and variable.shape[0] == variable.shape[1] == dim:
-            variable.assign(ops.convert_to_numpy(variable) + rng.normal(0, 0.3, size=(dim, dim)).astype("float32"))
+            variable.assign(
+                ops.convert_to_numpy(variable) + rng.normal(0, 0.3, size=(dim, dim)).astype("float32")
+            )
     return flow
 
 

@@ -1,4 +1,5 @@
 """The one-loss GAN gives every parameter the gradient of the usual two-loss alternating formulation."""
+
 import keras
 import numpy as np
 import pytest
@@ -27,7 +28,8 @@ def test_single_loss_gradients_equal_two_loss_alternating_gradients():
     z = rng.normal(size=(16, 3)).astype("float32")
     g_vars, d_vars = gan.generator.trainable_variables, gan.discriminator.trainable_variables
     single_value, single_grads = variable_gradients(
-        lambda: OneLossGAN.single_loss(gan.logits(real, z)), g_vars + d_vars)
+        lambda: OneLossGAN.single_loss(gan.logits(real, z)), g_vars + d_vars
+    )
     d_value, d_grads = variable_gradients(lambda: two_loss_reference(gan, real, z)[0], d_vars)
     g_value, g_grads = variable_gradients(lambda: two_loss_reference(gan, real, z)[1], g_vars)
     assert single_value == pytest.approx(d_value + g_value, rel=1e-6)
@@ -37,4 +39,3 @@ def test_single_loss_gradients_equal_two_loss_alternating_gradients():
     # the naive sum L_D + L_G would give D a different gradient: the stop_gradient terms matter
     _, naive = variable_gradients(lambda: sum(two_loss_reference(gan, real, z)), d_vars)
     assert max(np.max(np.abs(a - b)) for a, b in zip(naive, d_grads)) > 1e-3
-

@@ -1,4 +1,5 @@
 """HSIC against a direct NumPy transcription of the definitions, and its behaviour as a test statistic."""
+
 import numpy as np
 import pytest
 from keras import ops
@@ -31,8 +32,11 @@ def numpy_hsic(x, y, kernel="gaussian", sigma_x=None, sigma_y=None, estimator="b
     np.fill_diagonal(k_t, 0.0)
     np.fill_diagonal(l_t, 0.0)
     one = np.ones(n)
-    return (np.trace(k_t @ l_t) + (one @ k_t @ one) * (one @ l_t @ one) / ((n - 1) * (n - 2))
-            - 2.0 / (n - 2) * one @ k_t @ l_t @ one) / (n * (n - 3))
+    return (
+        np.trace(k_t @ l_t)
+        + (one @ k_t @ one) * (one @ l_t @ one) / ((n - 1) * (n - 2))
+        - 2.0 / (n - 2) * one @ k_t @ l_t @ one
+    ) / (n * (n - 3))
 
 
 def dependent_pair(n, seed):
@@ -43,8 +47,9 @@ def dependent_pair(n, seed):
 
 
 @pytest.mark.parametrize("estimator", ["biased", "unbiased"])
-@pytest.mark.parametrize("kernel,sigma", [("gaussian", None), ("gaussian", 0.7), ("gaussian", (0.5, 1.5)),
-                                          ("linear", None)])
+@pytest.mark.parametrize(
+    "kernel,sigma", [("gaussian", None), ("gaussian", 0.7), ("gaussian", (0.5, 1.5)), ("linear", None)]
+)
 def test_matches_direct_numpy(estimator, kernel, sigma):
     x, y = dependent_pair(23, seed=1)
     sigma_x, sigma_y = sigma if isinstance(sigma, tuple) else (sigma, sigma)
@@ -55,7 +60,9 @@ def test_matches_direct_numpy(estimator, kernel, sigma):
 
 def test_median_heuristic_is_median_pairwise_distance():
     x, _ = dependent_pair(15, seed=2)
-    assert float(ops.convert_to_numpy(median_heuristic(x))) == pytest.approx(numpy_median_distance(x), rel=1e-5)
+    assert float(ops.convert_to_numpy(median_heuristic(x))) == pytest.approx(
+        numpy_median_distance(x), rel=1e-5
+    )
 
 
 def test_unbiased_estimator_has_zero_mean_under_independence():
@@ -89,8 +96,9 @@ def test_differentiable_gradient_matches_finite_differences():
         plus, minus = x.astype(np.float64), x.astype(np.float64)
         plus[index] += step
         minus[index] -= step
-        numeric[index] = (numpy_hsic(plus, y, "gaussian", 1.0, 1.0) - numpy_hsic(minus, y, "gaussian", 1.0, 1.0)) / (
-            2 * step)
+        numeric[index] = (
+            numpy_hsic(plus, y, "gaussian", 1.0, 1.0) - numpy_hsic(minus, y, "gaussian", 1.0, 1.0)
+        ) / (2 * step)
     np.testing.assert_allclose(grad_x, numeric, rtol=2e-3, atol=2e-5)
 
 

@@ -1,4 +1,5 @@
 """VAE and clustering VAE: the loss and its gradient against NumPy, and training on real digits."""
+
 import keras
 import numpy as np
 import pytest
@@ -79,7 +80,9 @@ def test_clustering_vae_loss_terms_by_hand():
     encoder = keras.Sequential([keras.Input((3,)), layers.Dense(4)])
     decoder = keras.Sequential([keras.Input((2,)), layers.Dense(3)])
     classifier = keras.Sequential([keras.Input((2,)), layers.Dense(3)])
-    model = ClusteringVAE(encoder, decoder, classifier, num_clusters=3, latent_dim=2, reconstruction="gaussian")
+    model = ClusteringVAE(
+        encoder, decoder, classifier, num_clusters=3, latent_dim=2, reconstruction="gaussian"
+    )
     x = np.random.default_rng(4).uniform(size=(6, 3)).astype("float32")
     outputs = {k: ops.convert_to_numpy(v) for k, v in model(x, training=True).items()}
     means = ops.convert_to_numpy(model.cluster_means)
@@ -88,6 +91,12 @@ def test_clustering_vae_loss_terms_by_hand():
     gaussian = np.sum(probs * 0.5 * np.sum((z[:, None] - means[None]) ** 2, -1), 1) - 0.5 * log_var.sum(1)
     category = np.sum(probs * np.log(probs + 1e-8), axis=1)
     expected = np.mean(reconstruction + gaussian + category)
-    got = float(ops.convert_to_numpy(model.compute_loss(x=x, y_pred=model(x, training=True) | {
-        k: ops.convert_to_tensor(v) for k, v in outputs.items()})))
+    got = float(
+        ops.convert_to_numpy(
+            model.compute_loss(
+                x=x,
+                y_pred=model(x, training=True) | {k: ops.convert_to_tensor(v) for k, v in outputs.items()},
+            )
+        )
+    )
     assert got == pytest.approx(expected, rel=1e-5)

@@ -1,4 +1,5 @@
 """VQ-VAE: nearest-code quantisation, the straight-through gradient, the losses, usage and revival."""
+
 import keras
 import numpy as np
 import pytest
@@ -46,15 +47,20 @@ def test_codebook_and_commitment_gradients_go_to_their_sides():
     def term(name):
         return lambda: model.loss_terms(x, model(x))[name]
 
-    _, (codebook_grad, *encoder_grads) = variable_gradients(term("codebook"), [codebook] + encoder.trainable_variables)
+    _, (codebook_grad, *encoder_grads) = variable_gradients(
+        term("codebook"), [codebook] + encoder.trainable_variables
+    )
     assert np.abs(codebook_grad).max() > 0 and all(np.abs(g).max() == 0 for g in encoder_grads)
-    _, (codebook_grad, *encoder_grads) = variable_gradients(term("commitment"),
-                                                            [codebook] + encoder.trainable_variables)
+    _, (codebook_grad, *encoder_grads) = variable_gradients(
+        term("commitment"), [codebook] + encoder.trainable_variables
+    )
     assert np.abs(codebook_grad).max() == 0 and all(np.abs(g).max() > 0 for g in encoder_grads)
     outputs = {k: ops.convert_to_numpy(v) for k, v in model(x).items()}
     commitment = np.mean((outputs["z_e"] - outputs["z_q"]) ** 2)
     expected = np.mean((x - outputs["reconstruction"]) ** 2) + 1.25 * commitment
-    assert float(ops.convert_to_numpy(model.compute_loss(x=x, y_pred=model(x)))) == pytest.approx(expected, rel=1e-5)
+    assert float(ops.convert_to_numpy(model.compute_loss(x=x, y_pred=model(x)))) == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_usage_perplexity_and_dead_code_revival():

@@ -1,13 +1,23 @@
 """Core layers against NumPy reference implementations written from the formulas."""
-import numpy as np
-import pytest
 
 import keras
+import numpy as np
+import pytest
 from keras import ops
-from kerasformers.layers import (CausalBias, Embedding, FeedForward, LayerNormalization,
-                                 MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D,
-                                 MultiHeadAttention, PaddingBias, PositionEmbedding, UniLMBias,
-                                 sinusoidal_embeddings)
+
+from kerasformers.layers import (
+    CausalBias,
+    Embedding,
+    FeedForward,
+    LayerNormalization,
+    MaskedGlobalAveragePooling1D,
+    MaskedGlobalMaxPooling1D,
+    MultiHeadAttention,
+    PaddingBias,
+    PositionEmbedding,
+    UniLMBias,
+    sinusoidal_embeddings,
+)
 
 rng = np.random.default_rng(0)
 
@@ -107,7 +117,7 @@ def test_attention_kv_cache_matches_full_causal_pass():
     steps = []
     for t in range(6):
         visible = np.where(np.arange(6) <= t, 0.0, -1e9).astype("float32")[None, None, None, :]
-        out, cache = mha([x[:, t:t + 1]] * 3, attention_bias=visible, cache=cache, cache_index=t)
+        out, cache = mha([x[:, t : t + 1]] * 3, attention_bias=visible, cache=cache, cache_index=t)
         steps.append(npy(out))
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
 
@@ -124,14 +134,18 @@ def test_layer_norm_plain_rms_and_conditional():
     rms = LayerNormalization(center=False, zero_mean=False, epsilon=1e-6)
     rms.build(x.shape)
     rms.set_weights([gamma])
-    expected = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6) * gamma
+    expected = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-6) * gamma
     np.testing.assert_allclose(npy(rms(x)), expected, atol=1e-5)
 
     cond = random(2, 5)
     cln = LayerNormalization(conditional=True, hidden_units=4, hidden_activation="tanh", epsilon=1e-5)
     cln.build([x.shape, cond.shape])
-    np.testing.assert_allclose(npy(cln([x, cond])), (x - mean) / np.sqrt(var + 1e-5), atol=1e-5,
-                               err_msg="zero-initialised condition must leave plain LN")
+    np.testing.assert_allclose(
+        npy(cln([x, cond])),
+        (x - mean) / np.sqrt(var + 1e-5),
+        atol=1e-5,
+        err_msg="zero-initialised condition must leave plain LN",
+    )
     weights = [w for w in cln.get_weights()]
     w_hidden, w_gamma, w_beta = random(5, 4), random(4, 8), random(4, 8)
     cln.set_weights([weights[0], weights[1], w_hidden, w_gamma, w_beta])
@@ -146,7 +160,7 @@ def test_gated_feed_forward():
     ffn.build(x.shape)
     w0, w1, wo = [npy(w) for w in ffn.weights]
     h0 = x @ w0
-    gelu_tanh = 0.5 * h0 * (1 + np.tanh(np.sqrt(2 / np.pi) * (h0 + 0.044715 * h0 ** 3)))
+    gelu_tanh = 0.5 * h0 * (1 + np.tanh(np.sqrt(2 / np.pi) * (h0 + 0.044715 * h0**3)))
     np.testing.assert_allclose(npy(ffn(x)), (gelu_tanh * (x @ w1)) @ wo, atol=1e-5)
 
 
@@ -168,8 +182,9 @@ def test_embedding_tied_output_and_positions():
 def test_masks_unilm_and_causal():
     segment_ids = np.array([[0, 0, 1, 1, 1]])
     allowed = npy(UniLMBias()(segment_ids))[0, 0] == 0
-    expected = np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0],
-                         [1, 1, 1, 1, 1]], bool)
+    expected = np.array(
+        [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], bool
+    )
     np.testing.assert_array_equal(allowed, expected)
     causal = npy(CausalBias()(segment_ids))[0, 0] == 0
     np.testing.assert_array_equal(causal, np.tril(np.ones((5, 5), bool)))
@@ -178,15 +193,26 @@ def test_masks_unilm_and_causal():
 def test_masked_pooling():
     x = random(2, 4, 3)
     mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
-    np.testing.assert_allclose(npy(MaskedGlobalAveragePooling1D()(x, mask=mask))[0], x[0, :2].mean(0), atol=1e-6)
+    np.testing.assert_allclose(
+        npy(MaskedGlobalAveragePooling1D()(x, mask=mask))[0], x[0, :2].mean(0), atol=1e-6
+    )
     np.testing.assert_allclose(npy(MaskedGlobalMaxPooling1D()(x, mask=mask))[0], x[0, :2].max(0), atol=1e-6)
 
 
 def test_saved_bert_model_loads_with_keras_saving(tmp_path):
     from kerasformers.models import build_transformer_model
-    model = build_transformer_model(vocab_size=50, hidden_size=12, num_hidden_layers=2, num_attention_heads=3,
-                                    intermediate_size=7, max_position=16, with_pool=True, with_mlm=True,
-                                    application="unilm")
+
+    model = build_transformer_model(
+        vocab_size=50,
+        hidden_size=12,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=7,
+        max_position=16,
+        with_pool=True,
+        with_mlm=True,
+        application="unilm",
+    )
     token_ids = np.array([[2, 5, 7, 9, 0]])
     segment_ids = np.array([[0, 0, 1, 1, 0]])
     before = [npy(o) for o in model([token_ids, segment_ids])]

@@ -1,4 +1,5 @@
 """CRF / MEMM heads against brute-force enumeration and NumPy references (all backends)."""
+
 import itertools
 
 import keras
@@ -54,7 +55,9 @@ def test_crf_loss_equals_brute_force_with_padding():
     one_hot = np.eye(k)[labels]
     np.testing.assert_allclose(_np(crf.dense_loss(one_hot, scores)), expected, rtol=1e-5, atol=1e-5)
     # (B, T, 1) labels, as Keras may hand them over, give the same loss.
-    np.testing.assert_allclose(_np(crf.sparse_loss(labels[..., None], scores)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(crf.sparse_loss(labels[..., None], scores)), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_crf_accuracy_ignores_padding():
@@ -115,6 +118,7 @@ def test_crf_serialisation_round_trip():
 
 def _np_memm(nodes, trans, labels, lengths, accuracy=False):
     """Reference: forward + backward MEMM token cross-entropy (or accuracy), averaged."""
+
     def direction(nodes, trans, labels):
         total, count = 0.0, 0
         for x, y, n in zip(nodes, labels, lengths):

@@ -1,4 +1,5 @@
 """GatedAttentionUnit vs a NumPy forward pass written from the GAU / GAU-α formulas."""
+
 import numpy as np
 import pytest
 from keras import ops
@@ -22,7 +23,7 @@ def np_gau(x, w, units, key_size, normalization, key_mask, causal, rotary):
     """Reference GAU in float64. w: dict of NumPy weights."""
     silu = lambda t: t / (1 + np.exp(-t))  # noqa: E731
     h = silu(x @ w["i_kernel"] + w.get("i_bias", 0.0))
-    u, v, z = h[..., :units], h[..., units:2 * units], h[..., 2 * units:]
+    u, v, z = h[..., :units], h[..., units : 2 * units], h[..., 2 * units :]
     q = z * w["q_gamma"] + w.get("q_beta", 0.0)
     k = z * w["k_gamma"] + w.get("k_beta", 0.0)
     n_t = x.shape[1]
@@ -44,36 +45,47 @@ def np_gau(x, w, units, key_size, normalization, key_mask, causal, rotary):
     return (u * np.einsum("bts,bsd->btd", A, v)) @ w["o_kernel"] + w.get("o_bias", 0.0)
 
 
-@pytest.mark.parametrize("normalization,use_bias,causal,rotary,seq", [
-    ("softmax_plus", False, False, True, 21),   # GAU-α's configuration, long enough for log(n) > log(16)
-    ("softmax_plus", True, True, True, 9),
-    ("squared_relu", True, False, False, 7),
-    ("squared_relu", False, True, True, 6),
-    ("softmax", True, False, True, 5),
-])
+@pytest.mark.parametrize(
+    "normalization,use_bias,causal,rotary,seq",
+    [
+        ("softmax_plus", False, False, True, 21),  # GAU-α's configuration, long enough for log(n) > log(16)
+        ("softmax_plus", True, True, True, 9),
+        ("squared_relu", True, False, False, 7),
+        ("squared_relu", False, True, True, 6),
+        ("softmax", True, False, True, 5),
+    ],
+)
 def test_matches_numpy_reference(normalization, use_bias, causal, rotary, seq):
     rng = np.random.default_rng(seq)
     units, key_size, hidden = 10, 6, 8
-    layer = GatedAttentionUnit(units, key_size, activation="swish", use_bias=use_bias,
-                               normalization=normalization)
+    layer = GatedAttentionUnit(
+        units, key_size, activation="swish", use_bias=use_bias, normalization=normalization
+    )
     x = rng.normal(size=(2, seq, hidden)).astype("float32")
     layer.build(x.shape)
     for v in layer.weights:
         v.assign(rng.normal(size=v.shape, scale=0.4).astype("float32"))
-    w = {"i_kernel": layer.i_dense.kernel, "o_kernel": layer.o_dense.kernel,
-         "q_gamma": layer.q_gamma, "k_gamma": layer.k_gamma}
+    w = {
+        "i_kernel": layer.i_dense.kernel,
+        "o_kernel": layer.o_dense.kernel,
+        "q_gamma": layer.q_gamma,
+        "k_gamma": layer.k_gamma,
+    }
     if use_bias:
-        w.update(i_bias=layer.i_dense.bias, o_bias=layer.o_dense.bias, q_beta=layer.q_beta, k_beta=layer.k_beta)
+        w.update(
+            i_bias=layer.i_dense.bias, o_bias=layer.o_dense.bias, q_beta=layer.q_beta, k_beta=layer.k_beta
+        )
     w = {k: ops.convert_to_numpy(v).astype("float64") for k, v in w.items()}
 
     key_mask = np.ones((2, seq), "float32")
-    key_mask[1, seq - seq // 3:] = 0
+    key_mask[1, seq - seq // 3 :] = 0
     bias = np.where(key_mask[:, None, None, :] > 0, 0.0, -1e9).astype("float32")  # (B, 1, 1, S)
     if causal:
         bias = bias + np.where(np.tril(np.ones((seq, seq), bool)), 0.0, -1e9)[None, None].astype("float32")
     table = sinusoidal_embeddings(np.arange(seq)[None], key_size) if rotary else None
-    got = layer(x, attention_bias=bias, position_bias=table, p_bias="rotary" if rotary else None,
-                key_mask=key_mask)
+    got = layer(
+        x, attention_bias=bias, position_bias=table, p_bias="rotary" if rotary else None, key_mask=key_mask
+    )
     want = np_gau(x.astype("float64"), w, units, key_size, normalization, key_mask, causal, rotary)
     valid = key_mask > 0
     np.testing.assert_allclose(ops.convert_to_numpy(got)[valid], want[valid], atol=1e-4, rtol=1e-4)
@@ -84,7 +96,11 @@ def test_weight_order_and_config_round_trip():
     layer.build((None, None, 3))
     # the model's checkpoint map relies on this order
     assert [v.path.split("/", 1)[1] for v in layer.weights] == [
-        "q_gamma", "k_gamma", "i_dense/kernel", "o_dense/kernel"]
+        "q_gamma",
+        "k_gamma",
+        "i_dense/kernel",
+        "o_dense/kernel",
+    ]
     assert tuple(layer.i_dense.kernel.shape) == (3, 2 * 4 + 2)
     clone = GatedAttentionUnit.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()

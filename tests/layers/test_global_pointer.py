@@ -1,4 +1,5 @@
 """GlobalPointer / EfficientGlobalPointer against a NumPy reference written from the formulas."""
+
 import keras
 import numpy as np
 import pytest
@@ -72,7 +73,10 @@ def test_scores_match_numpy_reference(efficient):
     out = _np(layer(ops.convert_to_tensor(x), mask=ops.convert_to_tensor(mask, "bool")))
     assert out.shape == (2, heads, t, t)
     if efficient:
-        w = [_np(v) for v in (layer.p_dense.kernel, layer.p_dense.bias, layer.q_dense.kernel, layer.q_dense.bias)]
+        w = [
+            _np(v)
+            for v in (layer.p_dense.kernel, layer.p_dense.bias, layer.q_dense.kernel, layer.q_dense.bias)
+        ]
         expected = _np_efficient(x, *w, heads, d)
     else:
         expected = _np_global_pointer(x, _np(layer.dense.kernel), _np(layer.dense.bias), heads, d)
@@ -110,7 +114,9 @@ def test_global_pointer_loss_and_f1():
     f1 = float(_np(global_pointer_f1_score(y_true, y_pred)))
     assert f1 == pytest.approx(2 * 1 / (2 + 2))
     flat_t, flat_p = y_true.reshape(2, 9), y_pred.reshape(2, 9)
-    expected = np.mean(np.log1p((np.exp(flat_p) * (1 - flat_t)).sum(-1)) + np.log1p((np.exp(-flat_p) * flat_t).sum(-1)))
+    expected = np.mean(
+        np.log1p((np.exp(flat_p) * (1 - flat_t)).sum(-1)) + np.log1p((np.exp(-flat_p) * flat_t).sum(-1))
+    )
     assert float(_np(global_pointer_crossentropy(y_true, y_pred))) == pytest.approx(expected, rel=1e-5)
 
 
@@ -132,7 +138,9 @@ def test_global_pointer_learns_nested_spans():
     h = keras.layers.Conv1D(16, 3, padding="same", activation="relu")(h)
     out = EfficientGlobalPointer(2, 8)(h)
     model = keras.Model(inputs, out)
-    model.compile(keras.optimizers.Adam(0.05), loss=global_pointer_crossentropy, metrics=[global_pointer_f1_score])
+    model.compile(
+        keras.optimizers.Adam(0.05), loss=global_pointer_crossentropy, metrics=[global_pointer_f1_score]
+    )
     hist = model.fit(ids, y, batch_size=16, epochs=12, verbose=0)
     assert hist.history["global_pointer_f1_score"][-1] > 0.9
 
@@ -141,14 +149,22 @@ def test_serialisation_round_trip():
     for cls in (GlobalPointer, EfficientGlobalPointer):
         layer = cls(2, 4, RoPE=False, use_bias=False, tril_mask=False, name="gp")
         clone = cls.from_config(layer.get_config())
-        assert (clone.heads, clone.head_size, clone.RoPE, clone.use_bias, clone.tril_mask) == (2, 4, False, False, False)
+        assert (clone.heads, clone.head_size, clone.RoPE, clone.use_bias, clone.tril_mask) == (
+            2,
+            4,
+            False,
+            False,
+            False,
+        )
     with pytest.raises(ValueError, match="even"):
         GlobalPointer(1, 3)
 
 
 def test_model_with_heads_saves_and_loads(tmp_path):
     inputs = keras.Input((5, 6))
-    model = keras.Model(inputs, [GlobalPointer(2, 4, name="gp")(inputs), EfficientGlobalPointer(3, 4, name="egp")(inputs)])
+    model = keras.Model(
+        inputs, [GlobalPointer(2, 4, name="gp")(inputs), EfficientGlobalPointer(3, 4, name="egp")(inputs)]
+    )
     x = np.random.default_rng(0).normal(size=(2, 5, 6)).astype("float32")
     path = str(tmp_path / "heads.keras")
     model.save(path)

@@ -1,4 +1,5 @@
 """Sparse attention layers == dense attention under the equivalent explicit n×n mask (NumPy reference)."""
+
 import keras
 import numpy as np
 import pytest
@@ -62,7 +63,7 @@ def test_equals_dense_attention_with_explicit_mask(cls, pattern, size, n, causal
     layer = cls(heads=2, head_size=5, key_size=3, out_dim=7, use_bias=use_bias, causal=causal, **arg)
     x = rng.normal(size=(2, n, 6)).astype("float32")
     mask = np.ones((2, n), "float32")
-    mask[1, n - max(1, n // 3):] = 0  # second sample is padded
+    mask[1, n - max(1, n // 3) :] = 0  # second sample is padded
     layer.build(x.shape)
     for v in layer.weights:  # non-zero biases so they are really checked
         v.assign(rng.normal(size=v.shape, scale=0.5).astype("float32"))
@@ -91,7 +92,9 @@ def test_functional_model_with_unknown_length_and_keras_mask_and_config_round_tr
     # the reference masks keys by the token ids: equality shows the Keras mask reached the layer
     emb = ops.convert_to_numpy(model.layers[1](ids))
     layer = model.get_layer("sparse")
-    want = dense_reference(layer, emb.astype("float64"), (ids > 0).astype("float32"), sparse_pattern(11, 3), False)
+    want = dense_reference(
+        layer, emb.astype("float64"), (ids > 0).astype("float32"), sparse_pattern(11, 3), False
+    )
     np.testing.assert_allclose(out[0, :7], want[0, :7], atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(out[1], want[1], atol=1e-4, rtol=1e-4)
 
@@ -102,11 +105,14 @@ def test_functional_model_with_unknown_length_and_keras_mask_and_config_round_tr
     assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: AtrousSelfAttention(1, 4, rate=0),
-    lambda: LocalSelfAttention(1, 4, neighbors=-1),
-    lambda: SparseSelfAttention(1, 4, rate=1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AtrousSelfAttention(1, 4, rate=0),
+        lambda: LocalSelfAttention(1, 4, neighbors=-1),
+        lambda: SparseSelfAttention(1, 4, rate=1),
+    ],
+)
 def test_bad_sizes_are_rejected_with_the_argument_name(make):
     with pytest.raises(ValueError, match="rate|neighbors"):
         make()

@@ -1,11 +1,19 @@
 """Shared helpers for parity tests: tiny random `transformers` models and padded batches."""
+
 import numpy as np
 from keras import ops
 
 # Odd sizes on purpose: 3 heads of 16, an intermediate size that is not a multiple of anything.
-TINY = dict(vocab_size=131, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
-            intermediate_size=37, max_position_embeddings=40, hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0)
+TINY = dict(
+    vocab_size=131,
+    hidden_size=48,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=37,
+    max_position_embeddings=40,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
 
 
 def padded_batch(lengths, vocab_size, seq_len=None, pad_id=0, low=None, seed=0, segments=None):
@@ -31,9 +39,12 @@ def to_numpy(x):
 def hf_inputs(token_ids, segment_ids):
     """Keyword inputs of a `transformers` BERT-like model for a right-padded batch (pad id 0)."""
     import torch
-    return dict(input_ids=torch.tensor(token_ids, dtype=torch.long),
-                token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
-                attention_mask=torch.tensor(token_ids != 0, dtype=torch.long))
+
+    return dict(
+        input_ids=torch.tensor(token_ids, dtype=torch.long),
+        token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
+        attention_mask=torch.tensor(token_ids != 0, dtype=torch.long),
+    )
 
 
 def torch_numpy(t):
@@ -60,6 +71,7 @@ def randomize_parameters(module, std=0.25, gain_std=0.2, seed=0):
     Frozen parameters (e.g. RoFormer's fixed sinusoid table) are left alone. Returns the module.
     """
     import torch
+
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in module.named_parameters():

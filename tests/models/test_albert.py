@@ -1,4 +1,5 @@
 """ALBERT parity with HuggingFace `transformers` (embedding size ≠ hidden size, shared layers)."""
+
 import json
 
 import keras
@@ -30,14 +31,19 @@ def batch():
 
 
 def sequence_and_mlm(path, token_ids, segment_ids, model="albert", **kwargs):
-    albert = build_transformer_model(checkpoint_path=str(path), model=model, with_mlm="linear",
-                                     return_keras_model=False, **kwargs)
+    albert = build_transformer_model(
+        checkpoint_path=str(path), model=model, with_mlm="linear", return_keras_model=False, **kwargs
+    )
     last = "Transformer-FeedForward-Norm" if model == "albert" else "Transformer-1-FeedForward-Norm"
     layer = albert.model.get_layer(last)
     # a shared layer has one node per call; the last call is the last Transformer layer
     output = layer._inbound_nodes[-1].output_tensors[0] if model == "albert" else layer.output
     encoder = keras.Model(albert.model.inputs, output)
-    return albert, to_numpy(encoder([token_ids, segment_ids])), to_numpy(albert.model([token_ids, segment_ids]))
+    return (
+        albert,
+        to_numpy(encoder([token_ids, segment_ids])),
+        to_numpy(albert.model([token_ids, segment_ids])),
+    )
 
 
 @pytest.mark.parametrize("model", ["albert", "albert_unshared"])
@@ -51,8 +57,10 @@ def test_albert_for_masked_lm_parity(mlm_dir, batch, model):
     assert_close(logits, torch_numpy(out.logits), what="mlm logits")
     n_block_weights = 16  # q, k, v, o (kernel + bias) + 2 LayerNorms + 2 FFN denses
     expected = n_block_weights * (1 if model == "albert" else TINY["num_hidden_layers"])
-    assert sum(len(layer.weights) for name, layer in albert.layers.items() if name.startswith("Transformer-")) \
+    assert (
+        sum(len(layer.weights) for name, layer in albert.layers.items() if name.startswith("Transformer-"))
         == expected
+    )
 
 
 def test_albert_model_with_pool(tmp_path, batch):
@@ -83,8 +91,9 @@ def test_tf1_names_load_to_the_same_outputs(mlm_dir, batch, tmp_path):
     assert_close(sequence2, sequence, atol=1e-6, what="sequence")
     assert_close(logits2, logits, atol=1e-6, what="logits")
     # the unshared variant reads the same TF1 checkpoint into every layer
-    unshared, sequence3, _ = sequence_and_mlm(prefix, token_ids, segment_ids, model="albert_unshared",
-                                              config_path=str(config))
+    unshared, sequence3, _ = sequence_and_mlm(
+        prefix, token_ids, segment_ids, model="albert_unshared", config_path=str(config)
+    )
     assert_close(sequence3, sequence, atol=1e-6, what="unshared sequence")
     # ...and saves back to the same single shared block
     unshared.save_weights_as_checkpoint(str(tmp_path / "unshared.ckpt"))

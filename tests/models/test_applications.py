@@ -1,4 +1,5 @@
 """`lm` / `unilm` applications on every encoder family: causality proven by perturbation."""
+
 import keras
 import numpy as np
 import pytest
@@ -7,8 +8,16 @@ from kerasformers.models import build_transformer_model
 
 from .helpers import to_numpy
 
-SMALL = dict(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
-             max_position=24, segment_vocab_size=2, hidden_act="gelu")
+SMALL = dict(
+    vocab_size=50,
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=20,
+    max_position=24,
+    segment_vocab_size=2,
+    hidden_act="gelu",
+)
 FAMILIES = {
     "albert": dict(embedding_size=8),
     "albert_unshared": dict(embedding_size=8),
@@ -29,8 +38,9 @@ def build(family, application, seed=0):
     saturated probabilities would hide dependencies, and `custom` gets the same head.
     """
     heads = {"with_mlm": "linear"} if application != "encoder" and family != "electra" else {}
-    model = build_transformer_model(model=family, application=application,
-                                    **{**SMALL, **FAMILIES[family], **heads})
+    model = build_transformer_model(
+        model=family, application=application, **{**SMALL, **FAMILIES[family], **heads}
+    )
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         variable.assign(rng.normal(size=variable.shape, scale=0.3).astype("float32"))
@@ -50,10 +60,12 @@ def test_lm_outputs_ignore_future_tokens(family):
     base = run(model, tokens, segments)
     i = 4
     changed = tokens.copy()
-    changed[0, i + 1:] = rng.integers(1, SMALL["vocab_size"], size=N - i - 1)
+    changed[0, i + 1 :] = rng.integers(1, SMALL["vocab_size"], size=N - i - 1)
     out = run(model, changed, segments)
-    np.testing.assert_allclose(out[0, :i + 1], base[0, :i + 1], atol=1e-5, err_msg=f"{family}: position ≤ {i}")
-    assert np.abs(out[0, i + 1:] - base[0, i + 1:]).max() > 1e-4, "later positions must see the change"
+    np.testing.assert_allclose(
+        out[0, : i + 1], base[0, : i + 1], atol=1e-5, err_msg=f"{family}: position ≤ {i}"
+    )
+    assert np.abs(out[0, i + 1 :] - base[0, i + 1 :]).max() > 1e-4, "later positions must see the change"
 
 
 @pytest.mark.parametrize("family", LM_FAMILIES)
@@ -66,9 +78,11 @@ def test_unilm_targets_ignore_later_targets_but_see_the_whole_source(family):
     base = run(model, tokens, segments)
     i = source + 1  # a target position
     changed = tokens.copy()
-    changed[0, i + 1:] = rng.integers(1, SMALL["vocab_size"], size=N - i - 1)
+    changed[0, i + 1 :] = rng.integers(1, SMALL["vocab_size"], size=N - i - 1)
     out = run(model, changed, segments)
-    np.testing.assert_allclose(out[0, :i + 1], base[0, :i + 1], atol=1e-5, err_msg=f"{family}: target ≤ {i}")
+    np.testing.assert_allclose(
+        out[0, : i + 1], base[0, : i + 1], atol=1e-5, err_msg=f"{family}: target ≤ {i}"
+    )
     # the last source token is seen by the first source token (bidirectional source)
     changed = tokens.copy()
     changed[0, source - 1] = tokens[0, source - 1] % (SMALL["vocab_size"] - 1) + 1
@@ -100,7 +114,8 @@ def gradients(model, inputs):
 
         def loss(trainable):
             out, _ = model.stateless_call(trainable, [v.value for v in model.non_trainable_variables], inputs)
-            return (out ** 2).sum()
+            return (out**2).sum()
+
         return [np.asarray(g) for g in jax.jit(jax.grad(loss))([v.value for v in model.trainable_variables])]
     if backend == "torch":
         for v in model.trainable_variables:
@@ -108,6 +123,7 @@ def gradients(model, inputs):
         (model(inputs) ** 2).sum().backward()
         return [v.value.grad.numpy() for v in model.trainable_variables]
     import tensorflow as tf
+
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(model(inputs) ** 2)
     return [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)]
@@ -135,9 +151,14 @@ def test_remat_gives_the_same_gradients(family):
 def test_conditional_layer_norm(family):
     """layer_norm_cond: unchanged outputs while the condition projections are zero, then conditioned."""
     cond = keras.Input((3,), name="Input-Condition")
-    model = build_transformer_model(model=family, layer_norm_cond=cond, layer_norm_cond_hidden_size=5,
-                                    additional_input_layers=cond, return_keras_model=False,
-                                    **{**SMALL, **FAMILIES[family]})
+    model = build_transformer_model(
+        model=family,
+        layer_norm_cond=cond,
+        layer_norm_cond_hidden_size=5,
+        additional_input_layers=cond,
+        return_keras_model=False,
+        **{**SMALL, **FAMILIES[family]},
+    )
     plain = build(family, "encoder")
     names = [w.path for w in plain.weights]
     by_name = dict(zip(names, plain.get_weights()))
@@ -159,7 +180,9 @@ def test_conditional_layer_norm(family):
     assert np.abs(out - base).max() > 1e-3, "a trained condition must change the outputs"
 
 
-@pytest.mark.parametrize("family", ["albert", "nezha", "roformer_v2"])  # BERT-, Positional- and bias-free attention
+@pytest.mark.parametrize(
+    "family", ["albert", "nezha", "roformer_v2"]
+)  # BERT-, Positional- and bias-free attention
 def test_residual_attention_scores(family):
     """RealFormer: layer 0 has no previous scores (same output); later layers add them (different)."""
     rng = np.random.default_rng(5)

@@ -1,4 +1,5 @@
 """bert4keras conventions the model builder keeps (numbers against bert4keras itself are in tests/bert4keras)."""
+
 import os
 import warnings
 
@@ -9,12 +10,39 @@ from kerasformers.models import MODELS, build_transformer_model
 
 from .helpers import to_numpy
 
-SMALL = {"vocab_size": 30, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-         "intermediate_size": 24, "max_position": 16}
-BERT4KERAS_MODEL_KEYS = ["bert", "albert", "albert_unshared", "roberta", "nezha", "roformer", "roformer_v2",
-                         "electra", "gpt", "gpt2", "gpt2_ml", "t5", "t5_encoder", "t5_decoder", "t5.1.0",
-                         "t5.1.0_encoder", "t5.1.0_decoder", "t5.1.1", "t5.1.1_encoder", "t5.1.1_decoder",
-                         "mt5.1.1", "mt5.1.1_encoder", "mt5.1.1_decoder"]
+SMALL = {
+    "vocab_size": 30,
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 24,
+    "max_position": 16,
+}
+BERT4KERAS_MODEL_KEYS = [
+    "bert",
+    "albert",
+    "albert_unshared",
+    "roberta",
+    "nezha",
+    "roformer",
+    "roformer_v2",
+    "electra",
+    "gpt",
+    "gpt2",
+    "gpt2_ml",
+    "t5",
+    "t5_encoder",
+    "t5_decoder",
+    "t5.1.0",
+    "t5.1.0_encoder",
+    "t5.1.0_decoder",
+    "t5.1.1",
+    "t5.1.1_encoder",
+    "t5.1.1_decoder",
+    "mt5.1.1",
+    "mt5.1.1_encoder",
+    "mt5.1.1_decoder",
+]
 TOKENS = np.array([[2, 5, 7, 9, 4, 0], [3, 8, 6, 0, 0, 0]], "int32")
 SEGMENTS = np.array([[0, 0, 0, 1, 1, 0], [0, 0, 1, 0, 0, 0]], "int32")
 
@@ -24,12 +52,20 @@ def test_every_bert4keras_model_key_exists():
     assert not missing
 
 
-@pytest.mark.parametrize("key,version", [("t5.1.1_encoder", "t5.1.1"), ("mt5.1.1_decoder", "mt5.1.1"),
-                                         ("t5_encoder", "t5.1.0")])
+@pytest.mark.parametrize(
+    "key,version", [("t5.1.1_encoder", "t5.1.1"), ("mt5.1.1_decoder", "mt5.1.1"), ("t5_encoder", "t5.1.0")]
+)
 def test_t5_keys_set_the_version(key, version):
-    t5 = build_transformer_model(model=key, return_keras_model=False, vocab_size=30, hidden_size=16,
-                                 num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
-                                 hidden_act=["gelu", "linear"] if version != "t5.1.0" else "relu")
+    t5 = build_transformer_model(
+        model=key,
+        return_keras_model=False,
+        vocab_size=30,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=24,
+        hidden_act=["gelu", "linear"] if version != "t5.1.0" else "relu",
+    )
     assert t5.version == version
 
 
@@ -50,7 +86,9 @@ def test_lm_application_is_refused_where_bert4keras_refuses_it(model):
 
 
 def test_pool_nsp_mlm_returns_nsp_then_mlm():
-    outputs = build_transformer_model(with_pool=True, with_nsp=True, with_mlm=True, **SMALL)([TOKENS, SEGMENTS])
+    outputs = build_transformer_model(with_pool=True, with_nsp=True, with_mlm=True, **SMALL)(
+        [TOKENS, SEGMENTS]
+    )
     assert [tuple(o.shape) for o in outputs] == [(2, 2), (2, 6, SMALL["vocab_size"])]
 
 
@@ -72,7 +110,9 @@ def test_unknown_option_warns_naming_it_and_strict_raises():
 
 def test_residual_attention_scores_is_refused_where_unsupported():
     with pytest.raises(ValueError, match="residual_attention_scores"):
-        build_transformer_model(model="gau_alpha", residual_attention_scores=True, attention_key_size=8, **SMALL)
+        build_transformer_model(
+            model="gau_alpha", residual_attention_scores=True, attention_key_size=8, **SMALL
+        )
     with pytest.raises(ValueError, match="residual_attention_scores"):
         build_transformer_model(model="t5", residual_attention_scores=True, **SMALL)
     with pytest.raises(ValueError, match="residual_attention_scores"):
@@ -88,8 +128,9 @@ def test_hierarchical_position_reaches_beyond_the_table_and_keeps_its_start():
         weight.assign(rng.normal(0, 0.3, weight.shape).astype("float32"))
     hierarchical.set_weights(plain.get_weights())
     short = TOKENS[:, :4]
-    np.testing.assert_allclose(to_numpy(hierarchical([short, SEGMENTS[:, :4]])),
-                               to_numpy(plain([short, SEGMENTS[:, :4]])), atol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(hierarchical([short, SEGMENTS[:, :4]])), to_numpy(plain([short, SEGMENTS[:, :4]])), atol=1e-5
+    )
     long_tokens = rng.integers(1, 30, (2, 13)).astype("int32")  # 13 > 4 positions: needs 4 x 4
     assert to_numpy(hierarchical([long_tokens, np.zeros_like(long_tokens)])).shape == (2, 13, 16)
 

@@ -1,4 +1,5 @@
 """ELECTRA parity with HuggingFace `transformers`: discriminator, generator (MLM), TF1 names."""
+
 import json
 
 import keras
@@ -18,7 +19,9 @@ CONFIG = dict(TINY, embedding_size=24, type_vocab_size=3, hidden_act="gelu")
 @pytest.fixture(scope="module")
 def discriminator_dir(tmp_path_factory):
     torch.manual_seed(0)
-    model = randomize_parameters(transformers.ElectraForPreTraining(transformers.ElectraConfig(**CONFIG)).eval())
+    model = randomize_parameters(
+        transformers.ElectraForPreTraining(transformers.ElectraConfig(**CONFIG)).eval()
+    )
     path = tmp_path_factory.mktemp("electra_discriminator")
     model.save_pretrained(path)
     return path, model
@@ -30,9 +33,16 @@ def batch():
 
 
 def discriminator_outputs(path, token_ids, segment_ids, **kwargs):
-    electra = build_transformer_model(checkpoint_path=str(path), model="electra", with_discriminator=True,
-                                      return_keras_model=False, **kwargs)
-    encoder = keras.Model(electra.model.inputs, electra.model.get_layer("Transformer-1-FeedForward-Norm").output)
+    electra = build_transformer_model(
+        checkpoint_path=str(path),
+        model="electra",
+        with_discriminator=True,
+        return_keras_model=False,
+        **kwargs,
+    )
+    encoder = keras.Model(
+        electra.model.inputs, electra.model.get_layer("Transformer-1-FeedForward-Norm").output
+    )
     probs = to_numpy(electra.model([token_ids, segment_ids]))[..., 0]
     return electra, to_numpy(encoder([token_ids, segment_ids])), probs
 
@@ -67,13 +77,17 @@ def test_tf1_names_load_to_the_same_outputs(discriminator_dir, batch, tmp_path):
 
 def test_generator_checkpoint_through_the_mlm_head(tmp_path, batch):
     torch.manual_seed(1)
-    hf = randomize_parameters(transformers.ElectraForMaskedLM(transformers.ElectraConfig(**CONFIG)).eval(), seed=1)
+    hf = randomize_parameters(
+        transformers.ElectraForMaskedLM(transformers.ElectraConfig(**CONFIG)).eval(), seed=1
+    )
     hf.save_pretrained(tmp_path)
     token_ids, segment_ids = batch
     with torch.no_grad():
         logits = torch_numpy(hf(**hf_inputs(token_ids, segment_ids)).logits)
     model = build_transformer_model(checkpoint_path=str(tmp_path), model="electra", with_mlm="linear")
-    assert_close(to_numpy(model([token_ids, segment_ids])), logits, where=token_ids != 0, what="generator logits")
+    assert_close(
+        to_numpy(model([token_ids, segment_ids])), logits, where=token_ids != 0, what="generator logits"
+    )
 
 
 def test_bert_checkpoint_is_rejected_naming_the_variables(tmp_path):

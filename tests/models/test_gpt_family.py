@@ -1,6 +1,7 @@
 """GPT and GPT2_ML against NumPy reference forwards written from the papers' block
 equations, reading the weights under their original TF1 names (so the name mapping is
 checked too); GPT also against HuggingFace's OpenAI-GPT."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,15 @@ from kerasformers.models import build_transformer_model
 from ..layouts import layout_shapes
 from .helpers import assert_close, randomize_parameters, to_numpy, torch_numpy
 
-TINY = dict(vocab_size=131, hidden_size=48, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37,
-            hidden_act="gelu", max_position_embeddings=40)
+TINY = dict(
+    vocab_size=131,
+    hidden_size=48,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=37,
+    hidden_act="gelu",
+    max_position_embeddings=40,
+)
 _erf = np.vectorize(math.erf)
 
 
@@ -53,9 +61,15 @@ def gpt_reference(ids, w):
     x = w["gpt/embeddings/word_embeddings"][ids] + w["gpt/embeddings/position_embeddings"][: ids.shape[1]]
     for i in range(TINY["num_hidden_layers"]):
         p = f"gpt/transformer/layer_{i}/"
-        a = causal_attention(x, w, p, ("attention/self/query", "attention/self/key", "attention/self/value",
-                                       "attention/output/dense"))
-        x = layer_norm(x + a, w[p + "attention/output/LayerNorm/gamma"], w[p + "attention/output/LayerNorm/beta"])
+        a = causal_attention(
+            x,
+            w,
+            p,
+            ("attention/self/query", "attention/self/key", "attention/self/value", "attention/output/dense"),
+        )
+        x = layer_norm(
+            x + a, w[p + "attention/output/LayerNorm/gamma"], w[p + "attention/output/LayerNorm/beta"]
+        )
         f = dense(gelu(dense(x, w, p + "intermediate/dense")), w, p + "output/dense")
         x = layer_norm(x + f, w[p + "output/LayerNorm/gamma"], w[p + "output/LayerNorm/beta"])
     return x @ w["gpt/embeddings/word_embeddings"].T
@@ -64,11 +78,14 @@ def gpt_reference(ids, w):
 def gpt2_ml_reference(ids, w):
     """GPT2_ML: embedding LN; h = x + Attn(x); out = LN1(h + FFN(LN0(h)))."""
     x = w["newslm/embeddings/word_embed"][ids] + w["newslm/embeddings/pos_embed"][: ids.shape[1]]
-    x = layer_norm(x, w["newslm/embeddings/LayerNorm_embed_norm/gamma"],
-                   w["newslm/embeddings/LayerNorm_embed_norm/beta"])
+    x = layer_norm(
+        x, w["newslm/embeddings/LayerNorm_embed_norm/gamma"], w["newslm/embeddings/LayerNorm_embed_norm/beta"]
+    )
     for i in range(TINY["num_hidden_layers"]):
         p = f"newslm/layer{i:02d}/"
-        h = x + causal_attention(x, w, p, ("query_layer", "key_layer", "value_layer", "context_projection_layer"))
+        h = x + causal_attention(
+            x, w, p, ("query_layer", "key_layer", "value_layer", "context_projection_layer")
+        )
         f = layer_norm(h, w[p + "LayerNorm_mlp_ln0/gamma"], w[p + "LayerNorm_mlp_ln0/beta"])
         f = dense(gelu(dense(f, w, p + "intermediate")), w, p + "output")
         x = layer_norm(h + f, w[p + "LayerNorm_mlp_ln1/gamma"], w[p + "LayerNorm_mlp_ln1/beta"])
@@ -77,8 +94,12 @@ def gpt2_ml_reference(ids, w):
 
 def randomised(model_key, seed=0, **kwargs):
     """A tiny model whose weights are all N(0, 0.3) (LayerNorm gains around 1)."""
-    model = build_transformer_model(model=model_key, final_activation="linear", return_keras_model=False,
-                                    **{"max_position": 40, **TINY, **kwargs})
+    model = build_transformer_model(
+        model=model_key,
+        final_activation="linear",
+        return_keras_model=False,
+        **{"max_position": 40, **TINY, **kwargs},
+    )
     rng = np.random.default_rng(seed)
     for variable in model.model.weights:
         value = rng.normal(0, 0.3, size=variable.shape)
@@ -105,9 +126,17 @@ def test_forward_matches_numpy_reference(key, reference, tmp_path):
 def test_gpt_matches_transformers_openai_gpt(tmp_path):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
-    config = transformers.OpenAIGPTConfig(vocab_size=131, n_embd=48, n_layer=2, n_head=3, n_positions=40,
-                                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                          initializer_range=0.2)
+    config = transformers.OpenAIGPTConfig(
+        vocab_size=131,
+        n_embd=48,
+        n_layer=2,
+        n_head=3,
+        n_positions=40,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        initializer_range=0.2,
+    )
     hf_model = randomize_parameters(transformers.OpenAIGPTLMHeadModel(config).eval())
     hf_model.save_pretrained(tmp_path)
     model = build_transformer_model(checkpoint_path=str(tmp_path), model="gpt", final_activation="linear")

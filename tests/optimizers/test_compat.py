@@ -1,4 +1,5 @@
 """bert4keras's names, arguments and class-naming trick; serialization; clear errors."""
+
 import keras
 import numpy as np
 import pytest
@@ -175,14 +176,30 @@ def test_piecewise_schedule_serializes():
     "make, error, message",
     [
         (lambda: extend_with_weight_decay(object), TypeError, "Keras optimizer class"),
-        (lambda: extend_with_weight_decay(Adam)(exclude_from_weight_decay="bias"), TypeError, "exclude_from_weight_decay"),
-        (lambda: extend_with_lazy_optimization(Adam)(include_in_lazy_optimization="Emb"), TypeError, "include_in_lazy"),
+        (
+            lambda: extend_with_weight_decay(Adam)(exclude_from_weight_decay="bias"),
+            TypeError,
+            "exclude_from_weight_decay",
+        ),
+        (
+            lambda: extend_with_lazy_optimization(Adam)(include_in_lazy_optimization="Emb"),
+            TypeError,
+            "include_in_lazy",
+        ),
         (lambda: extend_with_gradient_accumulation(Adam)(grad_accum_steps=0), ValueError, "grad_accum_steps"),
         (lambda: extend_with_piecewise_linear_lr(Adam)(lr_schedule={}), ValueError, "lr_schedule"),
         (lambda: extend_with_lookahead(Adam)(steps_per_slow_update=0), ValueError, "steps_per_slow_update"),
         (lambda: extend_with_lookahead(Adam)(slow_step_size=2.0), ValueError, "slow_step_size"),
-        (lambda: extend_with_parameter_wise_lr(Adam)(paramwise_lr_schedule={"a": "x"}), TypeError, "paramwise"),
-        (lambda: extend_with_exponential_moving_average(Adam)().apply_ema_weights(), ValueError, "not been built"),
+        (
+            lambda: extend_with_parameter_wise_lr(Adam)(paramwise_lr_schedule={"a": "x"}),
+            TypeError,
+            "paramwise",
+        ),
+        (
+            lambda: extend_with_exponential_moving_average(Adam)().apply_ema_weights(),
+            ValueError,
+            "not been built",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_errors(make, error, message):

@@ -1,4 +1,5 @@
 """EMA equals bert4keras's own numbers (recorded by make_ema_fixture.py in the oracle venv)."""
+
 import os
 
 import keras
@@ -14,8 +15,10 @@ def flat(model):
     return np.concatenate([np.asarray(w).ravel() for w in model.get_weights()])
 
 
-@pytest.mark.parametrize("label, base, lr, tolerance", [
-    ("sgd", keras.optimizers.SGD, 0.05, 1e-5), ("adam", Adam, 0.05, 1e-5), ("lion", Lion, 0.01, 1e-5)])
+@pytest.mark.parametrize(
+    "label, base, lr, tolerance",
+    [("sgd", keras.optimizers.SGD, 0.05, 1e-5), ("adam", Adam, 0.05, 1e-5), ("lion", Lion, 0.01, 1e-5)],
+)
 def test_ema_matches_bert4keras(label, base, lr, tolerance):
     """Training and the average, for SGD, bert4keras's Adam and Lion, equal bert4keras's numbers."""
     x, y = FIXTURE["x"], FIXTURE["y"]
@@ -28,8 +31,13 @@ def test_ema_matches_bert4keras(label, base, lr, tolerance):
     np.testing.assert_allclose(flat(model), FIXTURE[f"{label}_history"][-1], rtol=tolerance, atol=tolerance)
     for correction in (True, False):
         optimizer.apply_ema_weights(bias_correction=correction)
-        np.testing.assert_allclose(flat(model), FIXTURE[f"{label}_ema_corrected_{correction}"],
-                                   rtol=tolerance, atol=tolerance, err_msg=f"bias_correction={correction}")
+        np.testing.assert_allclose(
+            flat(model),
+            FIXTURE[f"{label}_ema_corrected_{correction}"],
+            rtol=tolerance,
+            atol=tolerance,
+            err_msg=f"bias_correction={correction}",
+        )
         optimizer.reset_old_weights()
     np.testing.assert_allclose(flat(model), FIXTURE[f"{label}_history"][-1], rtol=tolerance, atol=tolerance)
 

@@ -3,6 +3,7 @@
 The model is a single Dense layer with MSE loss, whose gradient is known in closed
 form: for `pred = x @ W + b`, `r = pred - y`, `dW = 2 x^T r / (B*U)`, `db = 2 sum_B r / (B*U)`.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -108,7 +109,9 @@ def test_weight_decay_equals_numpy_and_keras_adamw():
 
     # On Keras's own Adam (eps before the bias correction) the extension equals Keras's AdamW.
     keras_cls = extend_with_weight_decay(keras.optimizers.Adam)
-    keras_opt = keras_cls(learning_rate=LR, weight_decay_rate=0.2, exclude_from_weight_decay=["bias"], epsilon=1e-6)
+    keras_opt = keras_cls(
+        learning_rate=LR, weight_decay_rate=0.2, exclude_from_weight_decay=["bias"], epsilon=1e-6
+    )
     adamw = keras.optimizers.AdamW(learning_rate=LR, weight_decay=0.2, epsilon=1e-6)
     adamw.exclude_from_weight_decay(var_names=["bias"])
     assert_close(train(dense_model(keras_opt), xs, ys), train(dense_model(adamw), xs, ys))
@@ -360,7 +363,9 @@ def test_gradient_hook_per_tensor_clipping_equals_keras_clipnorm():
 def test_gradient_hook_mask_and_seeded_noise():
     xs, ys = data(3)
     freeze_bias = lambda g, v: ops.zeros_like(g) if v.path.endswith("bias") else g  # noqa: E731
-    history = train(dense_model(extend_with_gradient_hook(keras.optimizers.SGD)(LR, gradient_hook=freeze_bias)), xs, ys)
+    history = train(
+        dense_model(extend_with_gradient_hook(keras.optimizers.SGD)(LR, gradient_hook=freeze_bias)), xs, ys
+    )
     np.testing.assert_array_equal(history[-1][1], initial_weights()[1])
     assert not np.array_equal(history[-1][0], initial_weights()[0])
 

@@ -1,4 +1,5 @@
 """Corpus reading, the cut-down vocabulary, prepared rows and the three objectives' batches."""
+
 import numpy as np
 import pytest
 
@@ -75,7 +76,9 @@ def test_whole_word_masking_masks_complete_words_at_the_rate():
         assert (masked[unchanged] == token_ids[unchanged]).all()
         counts["mask"] += int((masked[positions] == 4).sum())
         counts["kept"] += int((masked[positions] == token_ids[positions]).sum())
-        counts["random"] += int(((masked[positions] != 4) & (masked[positions] != token_ids[positions])).sum())
+        counts["random"] += int(
+            ((masked[positions] != 4) & (masked[positions] != token_ids[positions])).sum()
+        )
     total = sum(counts.values())
     assert abs(counts["mask"] / total - 0.8) < 0.03
     assert abs(counts["kept"] / total - 0.1) < 0.03

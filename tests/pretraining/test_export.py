@@ -1,4 +1,5 @@
 """The exported folder: TF1 and HuggingFace files that kerasformers and transformers load alike."""
+
 import json
 import pathlib
 import shutil
@@ -28,8 +29,14 @@ def _randomize(model, rng):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    config = bert_config(len(TOKENS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=48, max_position_embeddings=16)
+    config = bert_config(
+        len(TOKENS),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=48,
+        max_position_embeddings=16,
+    )
     (root / "config.json").write_text(json.dumps(config))
     transformer, train_model = build_pretraining_model(str(root / "config.json"), "mlm", max_predictions=3)
     _randomize(train_model, np.random.default_rng(0))
@@ -60,8 +67,9 @@ def test_folder_is_complete_and_found(exported, monkeypatch, tmp_path):
 def test_kerasformers_loads_both_layouts_with_equal_outputs(exported, source):
     folder, _, inputs, (pooled, mlm_logits) = exported
     if source == "tf1":
-        model = build_transformer_model(f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt",
-                                        with_pool=True, with_mlm="linear")
+        model = build_transformer_model(
+            f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt", with_pool=True, with_mlm="linear"
+        )
     else:
         model = build_transformer_model(checkpoint_path=str(folder), with_pool=True, with_mlm="linear")
     got_pooled, got_logits = model.predict(list(inputs), verbose=0)
@@ -78,8 +86,12 @@ def test_transformers_loads_the_hf_folder_with_equal_outputs(exported):
     sequence = build_transformer_model(f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt")
     hidden = sequence.predict([token_ids, segment_ids], verbose=0)
     with torch.no_grad():
-        out = model(input_ids=torch.tensor(token_ids), token_type_ids=torch.tensor(segment_ids),
-                    attention_mask=torch.tensor(token_ids > 0), output_hidden_states=True)
+        out = model(
+            input_ids=torch.tensor(token_ids),
+            token_type_ids=torch.tensor(segment_ids),
+            attention_mask=torch.tensor(token_ids > 0),
+            output_hidden_states=True,
+        )
     real = token_ids > 0  # padded positions differ by design (bert4keras masks keys, not outputs)
     np.testing.assert_allclose(out.hidden_states[-1].numpy()[real], hidden[real], atol=1e-4)
     np.testing.assert_allclose(out.prediction_logits.numpy()[real], mlm_logits[real], atol=1e-4)
@@ -88,12 +100,20 @@ def test_transformers_loads_the_hf_folder_with_equal_outputs(exported):
 
 def test_float16_export_loads_to_the_same_rounded_weights(exported, tmp_path):
     folder, config, _, _ = exported
-    transformer = build_transformer_model(f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt",
-                                          with_pool=True, with_mlm="linear", return_keras_model=False)
+    transformer = build_transformer_model(
+        f"{folder}/bert_config.json",
+        f"{folder}/bert_model.ckpt",
+        with_pool=True,
+        with_mlm="linear",
+        return_keras_model=False,
+    )
     token_dict = {t: i for i, t in enumerate(TOKENS)}
-    half = pathlib.Path(export_pretrained(transformer, tmp_path / "half", config, token_dict, weights_dtype="float16"))
-    from_tf1 = build_transformer_model(f"{half}/bert_config.json", f"{half}/bert_model.ckpt",
-                                       with_pool=True, with_mlm="linear")
+    half = pathlib.Path(
+        export_pretrained(transformer, tmp_path / "half", config, token_dict, weights_dtype="float16")
+    )
+    from_tf1 = build_transformer_model(
+        f"{half}/bert_config.json", f"{half}/bert_model.ckpt", with_pool=True, with_mlm="linear"
+    )
     from_hf = build_transformer_model(checkpoint_path=str(half), with_pool=True, with_mlm="linear")
     for a, b, original in zip(from_tf1.weights, from_hf.weights, transformer.model.weights):
         a, b, original = (keras.ops.convert_to_numpy(v) for v in (a, b, original))

@@ -1,4 +1,5 @@
 """UniLM and GPT objectives: the right attention masks, and the loss falls on real text."""
+
 import json
 
 import keras
@@ -21,8 +22,15 @@ from kerasformers.pretraining.prepare import prepare_corpus
 def test_objective_masks_and_learning(objective, tmp_path, corpus_file, corpus_vocab):
     token_dict = corpus_vocab[0]
     prepare_corpus([corpus_file], str(tmp_path / "rows"), token_dict, 32, objective)
-    config = bert_config(len(token_dict), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=32, dropout=0.0)
+    config = bert_config(
+        len(token_dict),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        dropout=0.0,
+    )
     (tmp_path / "config.json").write_text(json.dumps(config))
     keras.utils.set_random_seed(0)
     _, model = build_pretraining_model(str(tmp_path / "config.json"), objective)
@@ -59,6 +67,17 @@ def test_cli_errors_are_clear(tmp_path):
     assert result.exit_code == 1 and "give --preset or at least one --corpus" in result.output
     result = runner.invoke(app, ["pretrain", "bert", "--preset", "no-such-model"])
     assert result.exit_code == 1 and "unknown preset 'no-such-model'" in result.output
-    result = runner.invoke(app, ["pretrain", "bert", "--corpus", str(tmp_path / "none.txt"),
-                                 "--output", str(tmp_path / "out"), "--base-vocab", str(tmp_path / "v.txt")])
+    result = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "bert",
+            "--corpus",
+            str(tmp_path / "none.txt"),
+            "--output",
+            str(tmp_path / "out"),
+            "--base-vocab",
+            str(tmp_path / "v.txt"),
+        ],
+    )
     assert result.exit_code == 1 and "base vocabulary not found" in result.output

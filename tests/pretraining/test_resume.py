@@ -1,4 +1,5 @@
 """A pretraining run killed with SIGKILL and resumed ends exactly like an uninterrupted one."""
+
 import json
 import os
 import signal
@@ -32,10 +33,18 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, prepared_work_di
     reference_work = copy_work_dir(prepared_work_dir, tmp_path / "reference")
     victim_work = copy_work_dir(prepared_work_dir, tmp_path / "victim")
     run = [sys.executable, str(SCRIPT)]
-    reference = subprocess.Popen([*run, reference_work, str(tmp_path / "reference-model"), corpus_file],
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    victim = subprocess.Popen([*run, victim_work, str(tmp_path / "victim-model"), corpus_file, "--slow"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reference = subprocess.Popen(
+        [*run, reference_work, str(tmp_path / "reference-model"), corpus_file],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    victim = subprocess.Popen(
+        [*run, victim_work, str(tmp_path / "victim-model"), corpus_file, "--slow"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     checkpoint = Path(victim_work) / "training.npz"
     deadline = time.monotonic() + 600  # a generous limit for a loaded machine, not a speed target
     while not checkpoint.exists():
@@ -49,8 +58,14 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, prepared_work_di
         killed_at = json.loads(f["meta"].tobytes())["global_step"]
     assert 0 < killed_at < 10
 
-    resumed = subprocess.run([*run, victim_work, str(tmp_path / "victim-model"), corpus_file],
-                             check=False, env=env, capture_output=True, text=True, timeout=900)
+    resumed = subprocess.run(
+        [*run, victim_work, str(tmp_path / "victim-model"), corpus_file],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert reference.wait(timeout=900) == 0, reference.stderr.read().decode()[-3000:]
 
@@ -60,12 +75,16 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, prepared_work_di
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
     # The exported models and the loss curves agree too; the log has one line per step, none twice.
     for name in ("model.safetensors", "bert_model.ckpt.data-00000-of-00001"):
-        assert (tmp_path / "reference-model" / name).read_bytes() == (tmp_path / "victim-model" / name).read_bytes()
+        assert (tmp_path / "reference-model" / name).read_bytes() == (
+            tmp_path / "victim-model" / name
+        ).read_bytes()
     reference_log = read_loss_log(Path(reference_work) / "loss.jsonl")
     resumed_log = read_loss_log(Path(victim_work) / "loss.jsonl")
     assert [e["step"] for e in resumed_log] == list(range(1, 11))
     # (each logged loss is recovered from Keras's running mean, so equal only up to float rounding)
-    np.testing.assert_allclose([e["loss"] for e in resumed_log], [e["loss"] for e in reference_log], atol=1e-4)
+    np.testing.assert_allclose(
+        [e["loss"] for e in resumed_log], [e["loss"] for e in reference_log], atol=1e-4
+    )
     # The masked-LM loss falls over the ten steps.
     losses = [e["loss"] for e in reference_log]
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.1, losses

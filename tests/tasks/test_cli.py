@@ -1,4 +1,5 @@
 """`kerasformers train / evaluate / predict` through typer's CliRunner, on format fixtures."""
+
 import json
 import pathlib
 
@@ -7,7 +8,9 @@ from typer.testing import CliRunner
 from kerasformers.cli import app
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
-TINY = json.dumps({"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64})
+TINY = json.dumps(
+    {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+)
 
 
 def run(*args, input=None):
@@ -16,9 +19,27 @@ def run(*args, input=None):
 
 def test_train_evaluate_predict_round_trip(tmp_path):
     output = tmp_path / "sentiment"
-    result = run("train", "classification", "--train", FIXTURES / "sentiment.tsv", "--valid",
-                 FIXTURES / "sentiment.tsv", "--output", output, "--checkpoint", "scratch", "--epochs", 2,
-                 "--batch-size", 4, "--option", f"encoder={TINY}", "--maxlen", 32, "--quiet")
+    result = run(
+        "train",
+        "classification",
+        "--train",
+        FIXTURES / "sentiment.tsv",
+        "--valid",
+        FIXTURES / "sentiment.tsv",
+        "--output",
+        output,
+        "--checkpoint",
+        "scratch",
+        "--epochs",
+        2,
+        "--batch-size",
+        4,
+        "--option",
+        f"encoder={TINY}",
+        "--maxlen",
+        32,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["trained_from"] == "scratch" and summary["epoch"] == 2
@@ -53,7 +74,9 @@ def test_train_evaluate_predict_round_trip(tmp_path):
 def test_bad_training_file_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("好评\t1\n没有标签\n差评\t0\n", encoding="utf-8")
-    result = run("train", "classification", "--train", bad, "--output", tmp_path / "out", "--checkpoint", "scratch")
+    result = run(
+        "train", "classification", "--train", bad, "--output", tmp_path / "out", "--checkpoint", "scratch"
+    )
     assert result.exit_code == 1
     assert f"{bad}, line 2" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
@@ -62,8 +85,16 @@ def test_bad_training_file_names_file_and_line(tmp_path):
 def test_unknown_task_and_missing_folder(tmp_path):
     result = run("train", "translation", "--train", FIXTURES / "sentiment.tsv", "--output", tmp_path / "o")
     assert result.exit_code == 1 and "unknown task 'translation'" in result.output
-    result = run("train", "ner", "--train", FIXTURES / "msra_bmes.txt", "--output", tmp_path / "o",
-                 "--option", "hed=crf")
+    result = run(
+        "train",
+        "ner",
+        "--train",
+        FIXTURES / "msra_bmes.txt",
+        "--output",
+        tmp_path / "o",
+        "--option",
+        "hed=crf",
+    )
     assert result.exit_code == 1 and "unknown option(s) hed" in result.output
     result = run("evaluate", tmp_path / "absent", "--data", FIXTURES / "sentiment.tsv")
     assert result.exit_code == 1 and "task.json" in result.output

@@ -1,5 +1,6 @@
 """Where a task's encoder comes from: TF1 and HF checkpoint folders load their weights, and
 ``checkpoint=None`` uses the cached pretrained model or falls back to scratch (no training)."""
+
 import json
 
 import numpy as np
@@ -10,9 +11,19 @@ from kerasformers.models import build_transformer_model
 from kerasformers.tasks import TASKS
 from kerasformers.tasks.encoder import character_vocabulary
 
-RECORDS = [{"text": "王小明在北京工作", "entities": [{"type": "PER", "start": 0, "end": 3, "text": "王小明"}]}]
-CONFIG = {"vocab_size": None, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-          "intermediate_size": 64, "hidden_act": "gelu", "max_position_embeddings": 64, "type_vocab_size": 2}
+RECORDS = [
+    {"text": "王小明在北京工作", "entities": [{"type": "PER", "start": 0, "end": 3, "text": "王小明"}]}
+]
+CONFIG = {
+    "vocab_size": None,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "hidden_act": "gelu",
+    "max_position_embeddings": 64,
+    "type_vocab_size": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +67,11 @@ def test_default_checkpoint_uses_cached_model_else_scratch(pretrained, monkeypat
     task.prepare(RECORDS)
     assert task.spec.source == "scratch"
     assert set(task.tokenizer._token_dict) >= set("王小明在北京工作")
-    monkeypatch.setattr(kerasformers.pretraining, "find_pretrained",
-                        lambda name: tf1_folder if name == "chinese-bert-tiny" else None)
+    monkeypatch.setattr(
+        kerasformers.pretraining,
+        "find_pretrained",
+        lambda name: tf1_folder if name == "chinese-bert-tiny" else None,
+    )
     task = TASKS["ner"](maxlen=32)
     task.prepare(RECORDS)
     assert task.spec.source == str(tf1_folder)

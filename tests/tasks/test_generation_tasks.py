@@ -1,5 +1,6 @@
 """title-generation and couplet: readers on hand-written fixtures in the original formats, scores
 with known answers, learning on tiny models, decoding determinism, couplet length, save/load, CLI."""
+
 import json
 import pathlib
 import random
@@ -20,11 +21,18 @@ from kerasformers.tasks.title import (
 )
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 
 
 # ---- readers -----------------------------------------------------------------------------
+
 
 def test_csl_json_lines_and_tsv_agree():
     records = read_titles(FIXTURES / "csl" / "train.json")
@@ -69,7 +77,9 @@ def test_couplet_reader_finds_both_files(tmp_path):
     assert len(records) == 20 and records[0] == {"text": "晚风摇树树还挺", "target": "晨露润花花更红"}
     assert read_couplets(folder / "in.txt") == records == read_couplets(folder / "out.txt")
     write_couplets(records, tmp_path)
-    assert (tmp_path / "in.txt").read_text(encoding="utf-8") == (folder / "in.txt").read_text(encoding="utf-8")
+    assert (tmp_path / "in.txt").read_text(encoding="utf-8") == (folder / "in.txt").read_text(
+        encoding="utf-8"
+    )
     assert read_couplets(tmp_path) == records
 
 
@@ -87,9 +97,11 @@ def test_couplet_reader_errors(tmp_path):
 
 # ---- scores and data ---------------------------------------------------------------------
 
+
 def test_title_scores_known_answers():
     assert title_scores(["我爱北京"], ["我爱北京"]) == pytest.approx(
-        {"rouge-1": 1.0, "rouge-2": 1.0, "rouge-l": 1.0, "bleu": 1.0})
+        {"rouge-1": 1.0, "rouge-2": 1.0, "rouge-l": 1.0, "bleu": 1.0}
+    )
     # 4 of the 7 reference characters: R = 4/7, P = 1, F = 8/11; bigrams 3/6 → F = 2/3
     scores = title_scores(["我爱北京", ""], ["我爱北京天安门", "标题"])
     assert scores["rouge-1"] == pytest.approx(8 / 11 / 2, abs=1e-6)
@@ -123,8 +135,9 @@ def copy_records(count, seed=0):
 
 @pytest.fixture(scope="module")
 def title_task():
-    task = TitleGenerationTask(checkpoint="scratch", encoder=TINY, maxlen=16, max_target_length=3,
-                               decoding="greedy")
+    task = TitleGenerationTask(
+        checkpoint="scratch", encoder=TINY, maxlen=16, max_target_length=3, decoding="greedy"
+    )
     task.fit(copy_records(256), epochs=8, batch_size=32, learning_rate=5e-3, verbose=0)
     return task
 
@@ -187,8 +200,9 @@ def test_couplet_cnn_learns_and_keeps_length(tmp_path):
 @pytest.mark.parametrize("architecture", ["bert", "unilm"])
 def test_couplet_transformer_variants_keep_length(architecture):
     pairs = read_couplets(FIXTURES / "couplet" / "train")
-    task = CoupletTask(checkpoint="scratch", encoder=TINY, architecture=architecture, maxlen=12,
-                       max_target_length=3)
+    task = CoupletTask(
+        checkpoint="scratch", encoder=TINY, architecture=architecture, maxlen=12, max_target_length=3
+    )
     task.fit(pairs[:8], epochs=1, batch_size=8, verbose=0)
     inputs = ["海阔凭鱼跃", "一句相思吟岁月"]  # the second is longer than one BERT window (10 characters fit)
     for text, answer in zip(inputs, task.predict(inputs)):
@@ -205,15 +219,32 @@ def test_bad_options_are_named():
 
 # ---- CLI ---------------------------------------------------------------------------------
 
+
 def run(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def test_cli_couplet_on_couplet_clean_folders(tmp_path):
     output = tmp_path / "couplet"
-    result = run("train", "couplet", "--train", FIXTURES / "couplet" / "train", "--valid",
-                 FIXTURES / "couplet" / "test" / "in.txt", "--output", output, "--checkpoint", "scratch",
-                 "--epochs", 1, "--batch-size", 10, "--option", "cnn_layers=2", "--quiet")
+    result = run(
+        "train",
+        "couplet",
+        "--train",
+        FIXTURES / "couplet" / "train",
+        "--valid",
+        FIXTURES / "couplet" / "test" / "in.txt",
+        "--output",
+        output,
+        "--checkpoint",
+        "scratch",
+        "--epochs",
+        1,
+        "--batch-size",
+        10,
+        "--option",
+        "cnn_layers=2",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     result = run("evaluate", output, "--data", FIXTURES / "couplet" / "test")
     assert result.exit_code == 0, result.output
@@ -228,10 +259,29 @@ def test_cli_couplet_on_couplet_clean_folders(tmp_path):
 @pytest.mark.slow
 def test_cli_title_generation_on_lcsts(tmp_path):
     output = tmp_path / "title"
-    result = run("train", "title-generation", "--train", FIXTURES / "lcsts" / "PART_III.txt", "--output", output,
-                 "--checkpoint", "scratch", "--epochs", 1, "--batch-size", 6, "--maxlen", 48,
-                 "--option", f"encoder={json.dumps(TINY)}", "--option", "max_target_length=8",
-                 "--option", "decoding=greedy", "--quiet")
+    result = run(
+        "train",
+        "title-generation",
+        "--train",
+        FIXTURES / "lcsts" / "PART_III.txt",
+        "--output",
+        output,
+        "--checkpoint",
+        "scratch",
+        "--epochs",
+        1,
+        "--batch-size",
+        6,
+        "--maxlen",
+        48,
+        "--option",
+        f"encoder={json.dumps(TINY)}",
+        "--option",
+        "max_target_length=8",
+        "--option",
+        "decoding=greedy",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     result = run("evaluate", output, "--data", FIXTURES / "lcsts" / "train.jsonl")
     assert result.exit_code == 0, result.output

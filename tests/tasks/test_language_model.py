@@ -1,5 +1,6 @@
 """The language-model task: LCCC / plain-text readers, CDial-GPT's speaker format, learning on real
 reviews (perplexity falls), decoding controls through predict, and save / load equality."""
+
 import json
 import os
 
@@ -9,8 +10,14 @@ import pytest
 from kerasformers.tasks import DataFormatError
 from kerasformers.tasks.language_model import LanguageModelTask, join_tokens
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 
 
 def review_lines(count):
@@ -50,7 +57,9 @@ DIALOGUES = [["你好", "你好呀"], ["吃饭了吗", "吃过了"], ["再见", 
 
 
 def test_cdial_gpt_learns_replies_in_its_speaker_format(tmp_path):
-    task = LanguageModelTask(checkpoint="scratch", model="cdial-gpt", maxlen=24, encoder=TINY, max_new_tokens=6)
+    task = LanguageModelTask(
+        checkpoint="scratch", model="cdial-gpt", maxlen=24, encoder=TINY, max_new_tokens=6
+    )
     records = [{"dialogue": d} for d in DIALOGUES] * 12
     task.fit(records, epochs=8, batch_size=8, learning_rate=1e-2, verbose=0)
     # [CLS] [speaker1] 你 好 [speaker2] 你 好 呀 [SEP]; segments are the speakers' token ids

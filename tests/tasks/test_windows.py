@@ -1,5 +1,6 @@
 """Sliding windows: every token is covered, offsets point into the raw text, stitching picks
 each token once (tokenizer only, no model)."""
+
 import pathlib
 import re
 
@@ -20,8 +21,14 @@ def test_windows_cover_every_token_with_raw_offsets():
     assert len(windows) > 3
     for window in windows:
         assert len(window.token_ids) <= 16
-        assert window.token_ids[0] == tokenizer._token_start_id and window.token_ids[-1] == tokenizer._token_end_id
-        assert window.token_ids[1:-1] == whole.token_ids[1 + window.first:1 + window.first + len(window.offsets)]
+        assert (
+            window.token_ids[0] == tokenizer._token_start_id
+            and window.token_ids[-1] == tokenizer._token_end_id
+        )
+        assert (
+            window.token_ids[1:-1]
+            == whole.token_ids[1 + window.first : 1 + window.first + len(window.offsets)]
+        )
     covered = sorted({w.first + t for w in windows for t in range(len(w.offsets))})
     assert covered == list(range(len(whole.offsets)))  # nothing truncated
     for start, end in whole.offsets.tolist():
@@ -59,7 +66,9 @@ class _DigitTagger:
             tokens = self.task.tokenizer.ids_to_tokens(feature["window"].token_ids[1:-1])
             digits = [self.task.tokenizer.stem(t).isdigit() for t in tokens]
             if self.task.options["head"] == "crf":
-                results.append([0 if not d else 2 if i and digits[i - 1] else 1 for i, d in enumerate(digits)])
+                results.append(
+                    [0 if not d else 2 if i and digits[i - 1] else 1 for i, d in enumerate(digits)]
+                )
                 continue
             spans, start = [], None
             for i, d in enumerate([*digits, False]):

@@ -1,5 +1,6 @@
 """The Dask engine gives exactly the local results, on a real multi-process cluster
 (2 worker processes on 127.0.0.1, started once for this module)."""
+
 import functools
 import random
 
@@ -19,8 +20,12 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -28,8 +33,10 @@ def _planted_lines(seed=0, n=400):
     rng = random.Random(seed)
     words = ["北京大学", "计算机", "人工智能", "的", "在", "和", "研究", "学生"]
     filler = [chr(0x5000 + i) for i in range(60)]
-    return ["".join(rng.choice(words) if rng.random() < 0.25 else rng.choice(filler) for _ in range(12)) + "。"
-            for _ in range(n)]
+    return [
+        "".join(rng.choice(words) if rng.random() < 0.25 else rng.choice(filler) for _ in range(12)) + "。"
+        for _ in range(n)
+    ]
 
 
 def test_counting_on_dask_equals_local_and_brute_force(client):
@@ -45,7 +52,9 @@ def test_counting_on_dask_equals_local_and_brute_force(client):
 def test_discovery_on_dask_equals_local(client):
     lines = _planted_lines(seed=1, n=600)
     local = discover_words(lines, min_count=8, min_proba={2: 5, 3: 10, 4: 20})
-    on_dask = discover_words(lines, min_count=8, min_proba={2: 5, 3: 10, 4: 20}, engine="dask", scheduler=client)
+    on_dask = discover_words(
+        lines, min_count=8, min_proba={2: 5, 3: 10, 4: 20}, engine="dask", scheduler=client
+    )
     assert on_dask == local
     assert {w for w in local if len(w) > 1} == {"北京大学", "计算机", "人工智能", "研究", "学生"}
     # The automatic min_count (decided after the counting pass) agrees too.
@@ -59,8 +68,22 @@ def test_cli_with_a_scheduler_address(client, tmp_path):
     outputs = {}
     for engine in (["--engine", "dask", "--scheduler", client.scheduler.address], []):
         out = tmp_path / f"lexicon{len(outputs)}.tsv"
-        result = runner.invoke(app, ["words", "discover", str(corpus), "--output", str(out), "--min-count", "6",
-                                     "--min-proba", "5,10,20", "-q", *engine])
+        result = runner.invoke(
+            app,
+            [
+                "words",
+                "discover",
+                str(corpus),
+                "--output",
+                str(out),
+                "--min-count",
+                "6",
+                "--min-proba",
+                "5,10,20",
+                "-q",
+                *engine,
+            ],
+        )
         assert result.exit_code == 0, result.output
         outputs[len(outputs)] = Lexicon.load(out)
     assert outputs[0] == outputs[1] and "计算机" in outputs[0]

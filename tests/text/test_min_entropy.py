@@ -19,16 +19,23 @@ def test_units_pairs_and_merges_hand_computed():
     assert pairs == collections.Counter({("甲", "乙"): 3, ("乙", "甲"): 1, ("乙", "丙"): 1})
     # N = 8. PMI(甲,乙) = log(8*3/9) = 0.98; PMI(乙,甲) = log(8/9) < 0; PMI(乙,丙) = log(8/6) = 0.29
     merged = merge_by_pmi(units, pairs, min_count=1, min_pmi=0.25)
-    assert merged == {"甲乙": (3, pytest.approx(math.log(8 / 3))), "乙丙": (1, pytest.approx(math.log(8 / 6)))}
-    assert merge_by_pmi(units, pairs, min_count=2, min_pmi=0.25) == {"甲乙": (3, pytest.approx(math.log(8 / 3)))}
+    assert merged == {
+        "甲乙": (3, pytest.approx(math.log(8 / 3))),
+        "乙丙": (1, pytest.approx(math.log(8 / 6))),
+    }
+    assert merge_by_pmi(units, pairs, min_count=2, min_pmi=0.25) == {
+        "甲乙": (3, pytest.approx(math.log(8 / 3)))
+    }
 
 
 def test_build_lexicon_finds_planted_words():
     rng = random.Random(1)
     words = ["葡萄", "巧克力", "冰淇淋", "的", "了"]
     chars = "一二三四五六七八九十"
-    lines = ["".join(rng.choice(words) if rng.random() < 0.5 else rng.choice(chars) for _ in range(10))
-             for _ in range(400)]
+    lines = [
+        "".join(rng.choice(words) if rng.random() < 0.5 else rng.choice(chars) for _ in range(10))
+        for _ in range(400)
+    ]
     lexicon = build_lexicon_by_pmi(lines, min_count=10, min_pmi=1.0, iterations=3)
     for word in ["葡萄", "巧克力", "冰淇淋"]:
         assert word in lexicon and lexicon[word].score >= 1.0, word

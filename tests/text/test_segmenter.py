@@ -9,7 +9,9 @@ from kerasformers.text.lexicon import Lexicon, LexiconEntry
 from kerasformers.text.segmenter import Segmenter
 
 ALPHABET = "甲乙丙丁"
-lexicons = st.dictionaries(st.text(alphabet=ALPHABET, min_size=1, max_size=4), st.integers(1, 50), max_size=15)
+lexicons = st.dictionaries(
+    st.text(alphabet=ALPHABET, min_size=1, max_size=4), st.integers(1, 50), max_size=15
+)
 
 
 def segmentation_cost(segmenter, words):
@@ -48,7 +50,18 @@ def test_costs_are_negative_log_probabilities():
 
 def test_cut_handles_punctuation_spaces_and_unknown_text():
     segmenter = Segmenter({"今天": 10, "天气": 8, "很好": 5, "天": 1})
-    assert segmenter.cut("今天天气很好！！ OK——123") == ["今天", "天气", "很好", "！！", "O", "K", "——", "1", "2", "3"]
+    assert segmenter.cut("今天天气很好！！ OK——123") == [
+        "今天",
+        "天气",
+        "很好",
+        "！！",
+        "O",
+        "K",
+        "——",
+        "1",
+        "2",
+        "3",
+    ]
     assert segmenter.cut("") == []
     assert Segmenter({}).cut("天地") == ["天", "地"]
 

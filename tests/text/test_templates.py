@@ -36,8 +36,11 @@ def test_planted_templates_rank_first_and_punctuation_is_optional():
     for _ in range(500):
         before = "".join(rng.choice(noise) for _ in range(3))
         after = "".join(rng.choice(noise) for _ in range(3))
-        lines.append(f"{before}《{rng.choice(nouns)}》{after}" if rng.random() < 0.5
-                     else f"{before}位于{rng.choice(nouns)}以北{after}")
+        lines.append(
+            f"{before}《{rng.choice(nouns)}》{after}"
+            if rng.random() < 0.5
+            else f"{before}位于{rng.choice(nouns)}以北{after}"
+        )
     lexicon = Lexicon({w: LexiconEntry(5, 0.0) for w in nouns + ["位于", "以北"]})
     templates = find_templates(lines, lexicon, min_count=20, min_fillers=10, min_pmi=1.0)
     top = {t.pattern for t in templates[:2]}
@@ -56,13 +59,31 @@ def test_bad_arguments():
 
 def test_cli_templates(tmp_path):
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(["我把书放在桌上", "我把笔放在桌上", "我把杯子放在桌上"] * 10) + "\n",
-                      encoding="utf-8")
+    corpus.write_text(
+        "\n".join(["我把书放在桌上", "我把笔放在桌上", "我把杯子放在桌上"] * 10) + "\n", encoding="utf-8"
+    )
     lexicon = tmp_path / "lexicon.tsv"
-    Lexicon({w: LexiconEntry(10, 0.0) for w in ["我", "把", "书", "笔", "杯子", "放在", "桌上"]}).save(lexicon)
+    Lexicon({w: LexiconEntry(10, 0.0) for w in ["我", "把", "书", "笔", "杯子", "放在", "桌上"]}).save(
+        lexicon
+    )
     out = tmp_path / "templates.tsv"
-    result = CliRunner().invoke(app, ["words", "templates", str(corpus), "--lexicon", str(lexicon),
-                                      "--output", str(out), "--min-count", "10", "--min-fillers", "3", "-q"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "words",
+            "templates",
+            str(corpus),
+            "--lexicon",
+            str(lexicon),
+            "--output",
+            str(out),
+            "--min-count",
+            "10",
+            "--min-fillers",
+            "3",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
     assert ["把 _ 放在", "30"] in [r[:2] for r in rows]

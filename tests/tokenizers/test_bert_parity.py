@@ -1,5 +1,6 @@
 """Parity with transformers' BertTokenizerFast (an independent Rust implementation)
 on every sentence of two real Chinese corpora, ids and character offsets."""
+
 import re
 import sys
 import unicodedata
@@ -17,8 +18,6 @@ STAND_IN = "ᚠ"
 CHUNK = 4000
 
 
-
-
 def _deleted_by_hf(low, high):
     codes = [c for c in range(low, high) if unicodedata.category(chr(c)) in ("Co", "Cn", "Cs")]
     ranges, start = [], codes[0]
@@ -32,7 +31,7 @@ def _deleted_by_hf(low, high):
 # Split at the BMP: re scans astral ranges slowly, and few texts hold astral characters.
 DELETED_BY_HF_BMP = _deleted_by_hf(0, 0x10000)
 DELETED_BY_HF_ASTRAL = _deleted_by_hf(0x10000, sys.maxunicode + 1)
-ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def hf_view(text):
@@ -42,7 +41,7 @@ def hf_view(text):
 
 def chunks(items):
     for i in range(0, len(items), CHUNK):
-        yield items[i:i + CHUNK]
+        yield items[i : i + CHUNK]
 
 
 def rows(array, lengths):
@@ -96,13 +95,17 @@ def test_sentence_pairs_ids_and_segments_cased(vocab_path, by_length):
     ours = Tokenizer(vocab_path, do_lower_case=False)
     hf = hf_backend(vocab_path, False)
     seconds, hf_seconds = texts[1:] + texts[:1], hf_texts[1:] + hf_texts[:1]
-    for batch, second, hf_batch, hf_second in zip(chunks(texts), chunks(seconds), chunks(hf_texts), chunks(hf_seconds)):
+    for batch, second, hf_batch, hf_second in zip(
+        chunks(texts), chunks(seconds), chunks(hf_texts), chunks(hf_seconds)
+    ):
         ids, segments = ours.encode_batch(batch, second)
         expected = hf.encode_batch_fast(list(zip(hf_batch, hf_second)))
         lengths = [len(e.ids) for e in expected]
         assert rows(ids.tolist(), lengths) == [e.ids for e in expected]
         assert rows(segments.tolist(), lengths) == [e.type_ids for e in expected]
-        assert (ids[np.arange(ids.shape[1])[None, :] >= np.array(lengths)[:, None]] == ours._token_pad_id).all()
+        assert (
+            ids[np.arange(ids.shape[1])[None, :] >= np.array(lengths)[:, None]] == ours._token_pad_id
+        ).all()
 
 
 def test_english_vocab_of_the_demo_model(texts):

@@ -18,8 +18,16 @@ from .conftest import reviews
 def t5_dir(tmp_path_factory):
     """A unigram model with T5's special-token layout (pad 0, eos 1, unk 2, no bos)."""
     directory = tmp_path_factory.mktemp("t5")
-    train_sentencepiece(reviews()[::40], str(directory / "spiece.model"), 2500, character_coverage=0.98,
-                        pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    train_sentencepiece(
+        reviews()[::40],
+        str(directory / "spiece.model"),
+        2500,
+        character_coverage=0.98,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+    )
     return directory
 
 
@@ -29,8 +37,12 @@ def gpt2_files(tmp_path_factory):
     rust = RustTokenizer(models.BPE())
     rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     rust.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=3000,
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     rust.train_from_iterator(reviews()[::10], trainer=trainer)
     rust.model.save(str(directory))
     rust.save(str(directory / "tokenizer.json"))
@@ -45,8 +57,8 @@ def test_sentencepiece_matches_t5(t5_dir):
     ties = 0
     for text, row in zip(texts, ids):
         expected = hf(text)["input_ids"]
-        got = [int(i) for i in row[:len(expected)]]
-        assert row[len(expected):].tolist() == [ours._token_pad_id] * (ids.shape[1] - len(expected))
+        got = [int(i) for i in row[: len(expected)]]
+        assert row[len(expected) :].tolist() == [ours._token_pad_id] * (ids.shape[1] - len(expected))
         if got != expected:
             # HF's Rust Viterbi breaks ties between equally scored segmentations differently
             # (e.g. '!!!!!!' + '!' vs '!' + '!!!!!!'); both must be optimal and spell the same text.
@@ -64,7 +76,7 @@ def test_sentencepiece_offsets_and_rematch(t5_dir):
         tokens = ours.tokenize(text)
         mapping = ours.rematch(text, tokens)
         ids, _, offsets = ours.encode_batch([text], return_offsets=True)
-        assert ids[0, :len(tokens)].tolist() == ours.tokens_to_ids(tokens)
+        assert ids[0, : len(tokens)].tolist() == ours.tokens_to_ids(tokens)
         for token, chars, (start, end) in zip(tokens, mapping, offsets[0].tolist()):
             assert chars == list(range(start, end))
             if token == "</s>" or not chars:
@@ -97,9 +109,9 @@ def test_bpe_matches_gpt2(gpt2_files, source):
     ids, segments, offsets = ours.encode_batch(texts, return_offsets=True)
     pad = ours._token_pad_id
     for row, want in zip(ids, expected):
-        assert row[:len(want)].tolist() == want and (row[len(want):] == pad).all()
+        assert row[: len(want)].tolist() == want and (row[len(want) :] == pad).all()
     assert not segments.any()
-    for text, row_ids, row_offsets in zip(texts[::50], ids[::50], offsets[::50]):
+    for text, _row_ids, row_offsets in zip(texts[::50], ids[::50], offsets[::50]):
         want = hf(text)["input_ids"]
         assert ours.encode(text)[0] == want
         assert ours.decode(want) == text
@@ -109,7 +121,9 @@ def test_bpe_matches_gpt2(gpt2_files, source):
 
 
 def test_bpe_specials_and_bad_input(gpt2_files):
-    ours = BPETokenizer(str(gpt2_files / "vocab.json"), str(gpt2_files / "merges.txt"), token_end="<|endoftext|>")
+    ours = BPETokenizer(
+        str(gpt2_files / "vocab.json"), str(gpt2_files / "merges.txt"), token_end="<|endoftext|>"
+    )
     eot = ours.token_to_id("<|endoftext|>")
     assert ours.encode("")[0] == [eot]
     assert ours.encode("中文", "英文")[1][-1] == 1
@@ -139,7 +153,7 @@ def test_sentencepiece_batch_pairs_translate_and_pre_tokenize(t5_dir):
     ids, segments = ours.encode_batch(firsts, seconds, maxlen=40)
     for row, segment_row, a, b in zip(ids.tolist(), segments.tolist(), firsts, seconds):
         want_ids, want_segments = ours.encode(a, b, maxlen=40)
-        assert row[:len(want_ids)] == want_ids and segment_row[:len(want_ids)] == want_segments
+        assert row[: len(want_ids)] == want_ids and segment_row[: len(want_ids)] == want_segments
         assert len(want_ids) <= 40 and want_ids.count(1) == 2  # both texts keep their </s>
     piece = ours.id_to_token(ours.encode("中国")[0][-2])
     translated = SpTokenizer(path, token_start=None, token_end="</s>", token_translate={piece: "<pad>"})

@@ -1,5 +1,6 @@
 """load_vocab / save_vocab / train_wordpiece_vocab on the real bert-base-chinese vocab
 and the review corpus."""
+
 import numpy as np
 import pytest
 from transformers import BertTokenizerFast

@@ -1,5 +1,6 @@
 """bert4keras behaviour of ``Tokenizer``: known answers, truncation against a brute-force
 reference, offsets on the corpora, property tests over arbitrary Unicode, bad input."""
+
 import random
 
 import numpy as np
@@ -30,6 +31,7 @@ def normalized(text, do_lower_case):
 
 # ---- known answers --------------------------------------------------------------------
 
+
 def test_known_tokens(lower, cased):
     assert lower.tokenize("你好，World! Café") == ["[CLS]", "你", "好", "，", "world", "!", "cafe", "[SEP]"]
     assert cased.tokenize("你好 World") == ["[CLS]", "你", "好", "World", "[SEP]"]
@@ -58,7 +60,12 @@ def test_decode(lower):
 
 def test_pre_tokenize_and_token_translate(tmp_path, vocab_path):
     # A whole-word vocabulary: '中国' is one token, jieba-like pre_tokenize gives words.
-    token_dict = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "中国", "中", "国", "人", "##人"])}
+    token_dict = {
+        t: i
+        for i, t in enumerate(
+            ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "中国", "中", "国", "人", "##人"]
+        )
+    }
     words = Tokenizer(token_dict, pre_tokenize=lambda text: ["中国", "人民"])
     assert words.tokenize("中国人民") == ["[CLS]", "中国", "人", "民", "[SEP]"]
     assert words.encode("中国人民")[0] == [2, 5, 8, 1, 3]
@@ -72,6 +79,7 @@ def test_pre_tokenize_and_token_translate(tmp_path, vocab_path):
 
 # ---- truncation against bert4keras's documented pop loop ------------------------------
 
+
 def reference_truncate(maxlen, index, *sequences):
     sequences = [list(s) for s in sequences if s]
     while sum(map(len, sequences)) > maxlen:
@@ -81,8 +89,13 @@ def reference_truncate(maxlen, index, *sequences):
 
 
 @settings(max_examples=50, deadline=None)
-@given(n1=st.integers(0, 12), n2=st.one_of(st.none(), st.integers(0, 12)), maxlen=st.integers(4, 30),
-       pattern=st.sampled_from(["S*E*E", "S*ES*E"]), side=st.sampled_from(["right", "left"]))
+@given(
+    n1=st.integers(0, 12),
+    n2=st.one_of(st.none(), st.integers(0, 12)),
+    maxlen=st.integers(4, 30),
+    pattern=st.sampled_from(["S*E*E", "S*ES*E"]),
+    side=st.sampled_from(["right", "left"]),
+)
 def test_truncation_matches_reference(lower, n1, n2, maxlen, pattern, side):
     first = "".join(random.Random(n1).choice("我你他她它们的") for _ in range(n1))
     second = None if n2 is None else "".join(random.Random(n2 + 99).choice("山水花鸟") for _ in range(n2))
@@ -90,16 +103,18 @@ def test_truncation_matches_reference(lower, n1, n2, maxlen, pattern, side):
     full2 = None if second is None else lower.tokenize(second)
     budget = maxlen + 1 if second is not None and pattern == "S*E*E" else maxlen
     kept = reference_truncate(budget, -2 if side == "right" else 1, full1, full2)
-    expected = kept[0] + (kept[1][1 if pattern == "S*E*E" else 0:] if second is not None else [])
+    expected = kept[0] + (kept[1][1 if pattern == "S*E*E" else 0 :] if second is not None else [])
     ids, segments = lower.encode(first, second, maxlen=maxlen, pattern=pattern, truncate_from=side)
     assert ids == lower.tokens_to_ids(expected)
     assert segments == [0] * len(kept[0]) + [1] * (len(expected) - len(kept[0]))
-    batch_ids, batch_segments = lower.encode_batch([first], None if second is None else [second], maxlen=maxlen,
-                                                   pattern=pattern, truncate_from=side)
-    assert batch_ids[0, :len(ids)].tolist() == ids and batch_segments[0, :len(ids)].tolist() == segments
+    batch_ids, batch_segments = lower.encode_batch(
+        [first], None if second is None else [second], maxlen=maxlen, pattern=pattern, truncate_from=side
+    )
+    assert batch_ids[0, : len(ids)].tolist() == ids and batch_segments[0, : len(ids)].tolist() == segments
 
 
 # ---- offsets --------------------------------------------------------------------------
+
 
 def check_offsets(tokenizer, text, ids, offsets, do_lower_case):
     """Every token's characters, normalised, reproduce the token; spans stay in order."""
@@ -122,8 +137,9 @@ def test_offsets_and_rematch_on_corpus(lower, texts):
         n = int((row_ids != 0).sum())
         check_offsets(lower, text, row_ids[:n], row_offsets[:n], True)
         spans = lower.rematch(text, lower.tokenize(text))
-        assert [[s, e] if s or e else [0, 0] for s, e in row_offsets[:n].tolist()] == \
-            [[m[0], m[-1] + 1] if m else [0, 0] for m in spans]
+        assert [[s, e] if s or e else [0, 0] for s, e in row_offsets[:n].tolist()] == [
+            [m[0], m[-1] + 1] if m else [0, 0] for m in spans
+        ]
 
 
 def test_rematch_tracks_length_changing_normalisation(lower):
@@ -146,7 +162,7 @@ def test_arbitrary_unicode(lower, cased, text, do_lower_case):
     assert batch_ids[0].tolist() == ids and segments == [0] * len(ids)
     check_offsets(tokenizer, text, ids, offsets[0], do_lower_case)
     tokens = tokenizer.tokenize(text)
-    for token, chars in zip(tokens, tokenizer.rematch(text, tokens)):
+    for _token, chars in zip(tokens, tokenizer.rematch(text, tokens)):
         assert chars == sorted(chars) and all(0 <= c < len(text) for c in chars)
 
 
@@ -164,11 +180,14 @@ def test_decode_inverts_encode_for_vocabulary_text(lower, vocab_words, data):
     words = data.draw(st.lists(st.one_of(st.sampled_from(cjk), st.sampled_from(latin)), max_size=20))
     text = " ".join(words)
     # Expected: bert4keras puts a space only between two Latin words.
-    expected = "".join((" " if i and words[i - 1].isascii() and w.isascii() else "") + w for i, w in enumerate(words))
+    expected = "".join(
+        (" " if i and words[i - 1].isascii() and w.isascii() else "") + w for i, w in enumerate(words)
+    )
     assert lower.decode(lower.encode(text)[0]) == expected
 
 
 # ---- bad input --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", [None, 123, b"bytes", 1.5, {"a": 1}])
 def test_non_strings_are_rejected(lower, bad):

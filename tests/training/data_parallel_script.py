@@ -4,6 +4,7 @@ Run by test_data_parallel.py in a fresh process with
 XLA_FLAGS=--xla_force_host_platform_device_count=4 (must be set before JAX starts).
 Prints the max abs weight difference and the loss histories as JSON.
 """
+
 import json
 import sys
 
@@ -15,9 +16,17 @@ from kerasformers.models import build_transformer_model
 
 
 def classifier():
-    bert = build_transformer_model(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32, hidden_act="gelu", max_position_embeddings=16,
-                                   type_vocab_size=2, with_pool=True)
+    bert = build_transformer_model(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        hidden_act="gelu",
+        max_position_embeddings=16,
+        type_vocab_size=2,
+        with_pool=True,
+    )
     model = keras.Model(bert.inputs, keras.layers.Dense(3, activation="softmax")(bert.output))
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     return model
@@ -46,8 +55,18 @@ def main():
 
     diff = max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), parallel.get_weights()))
     moved = max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), initial))
-    print(json.dumps({"diff": diff, "moved": moved, "single_loss": single_loss,
-                      "parallel_loss": parallel_loss, "devices": len(jax.devices()), "sharding": sharding}))
+    print(
+        json.dumps(
+            {
+                "diff": diff,
+                "moved": moved,
+                "single_loss": single_loss,
+                "parallel_loss": parallel_loss,
+                "devices": len(jax.devices()),
+                "sharding": sharding,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

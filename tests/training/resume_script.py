@@ -4,6 +4,7 @@ usage: resume_script.py CHECKPOINT OUTPUT [--slow]
 Writes the final weights to OUTPUT (.npz). --slow sleeps after every batch so
 the parent can SIGKILL the run mid-epoch.
 """
+
 import sys
 import time
 
@@ -39,18 +40,25 @@ def main(checkpoint_path, output_path, slow):
     y = (x[:, 0] + x[:, 1] > 0).astype("int32")
     data = Batches(list(zip(x, y)), batch_size=BATCH, seed=7)
 
-    model = keras.Sequential([
-        keras.Input((6,)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dropout(0.3),  # its RNG state must be restored too
-        keras.layers.Dense(2),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.3),  # its RNG state must be restored too
+            keras.layers.Dense(2),
+        ]
+    )
     schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=5, decay_rate=0.7)
-    model.compile(keras.optimizers.Adam(schedule), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(schedule), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     checkpoint = TrainingCheckpoint(checkpoint_path, every_n_steps=3)
     meta = checkpoint.restore(model) if slow is False else None
     if meta is not None:
-        print(f"resuming from epoch {meta['epoch']} step {meta['step']} global {meta['global_step']}", flush=True)
+        print(
+            f"resuming from epoch {meta['epoch']} step {meta['step']} global {meta['global_step']}",
+            flush=True,
+        )
     callbacks = [Sleep()] if slow else []
     fit_resumable(model, data, EPOCHS, checkpoint, callbacks=callbacks, verbose=0)
     np.savez(output_path, *[keras.ops.convert_to_numpy(v) for v in model.variables])

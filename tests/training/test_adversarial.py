@@ -1,4 +1,5 @@
 """FGM / gradient penalty / VAT wrappers against hand-written JAX references (JAX backend)."""
+
 import jax
 import jax.numpy as jnp
 import keras
@@ -120,9 +121,17 @@ def test_fgm_on_tiny_bert_matches_bert4keras_procedure():
     from kerasformers.models import build_transformer_model
 
     keras.utils.set_random_seed(3)
-    bert = build_transformer_model(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=24, hidden_act="gelu", max_position_embeddings=16,
-                                   type_vocab_size=2, with_pool=True)
+    bert = build_transformer_model(
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=24,
+        hidden_act="gelu",
+        max_position_embeddings=16,
+        type_vocab_size=2,
+        with_pool=True,
+    )
     model = keras.Model(bert.inputs, keras.layers.Dense(2, activation="softmax")(bert.output))
     initial = model.get_weights()
     rng = np.random.default_rng(0)
@@ -166,7 +175,9 @@ def test_vat_logged_loss_matches_reference_and_direction_is_adversarial():
     ids, y = _data(4)
     weights = np.array([1, 1, 1, 0, 0, 0, 0, 0], "float32")
     xi, eps, alpha = 0.1, 2.0, 3.0
-    model = virtual_adversarial_training(_bag_model(), "Embedding-Token", epsilon=eps, xi=xi, alpha=alpha, seed=5)
+    model = virtual_adversarial_training(
+        _bag_model(), "Embedding-Token", epsilon=eps, xi=xi, alpha=alpha, seed=5
+    )
     start = _params(model)
     _, logged = _one_step(model, ids, y, sample_weight=weights)
 

@@ -30,11 +30,17 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     env = _env()
     reference = subprocess.Popen(
         [sys.executable, str(SCRIPT), str(tmp_path / "ref.npz"), str(tmp_path / "ref_out.npz")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     ckpt = tmp_path / "run.npz"
     victim = subprocess.Popen(
         [sys.executable, str(SCRIPT), str(ckpt), str(tmp_path / "victim_out.npz"), "--slow"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not ckpt.exists():
         assert victim.poll() is None, victim.stderr.read().decode()[-2000:]
@@ -51,7 +57,11 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
 
     resumed = subprocess.run(
         [sys.executable, str(SCRIPT), str(ckpt), str(tmp_path / "resumed_out.npz")],
-        env=env, capture_output=True, text=True, timeout=300)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from epoch" in resumed.stdout
     assert reference.wait(timeout=300) == 0, reference.stderr.read().decode()[-3000:]
@@ -116,8 +126,9 @@ def test_restore_rejects_mismatched_model(tmp_path):
         ckpt.restore(deeper)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch",
-                    reason="Keras's PyTorch backend only supports steps_per_execution=1")
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="Keras's PyTorch backend only supports steps_per_execution=1"
+)
 def test_callback_counts_steps_with_steps_per_execution(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.SGD(0.1), "mse", steps_per_execution=3)

@@ -8,8 +8,12 @@ SCRIPT = Path(__file__).with_name("data_parallel_script.py")
 
 
 def test_data_parallel_on_4_host_devices_matches_single_device():
-    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               PYTHONPATH=str(Path(__file__).parents[2]))
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        PYTHONPATH=str(Path(__file__).parents[2]),
+    )
     run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -1,4 +1,5 @@
 """The Loss-layer pattern: labels enter as inputs, the loss is added inside the graph."""
+
 import keras
 import numpy as np
 from keras import ops

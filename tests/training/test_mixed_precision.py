@@ -1,4 +1,5 @@
 """mixed_bfloat16 fine-tuning of a tiny BERT with the CRF and GlobalPointer heads."""
+
 import keras
 import numpy as np
 import pytest
@@ -20,9 +21,16 @@ def bf16_policy():
 
 def test_bert_crf_and_global_pointer_fine_tune_in_bfloat16(bf16_policy):
     keras.utils.set_random_seed(0)
-    bert = build_transformer_model(vocab_size=30, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32, hidden_act="gelu", max_position_embeddings=16,
-                                   type_vocab_size=2)
+    bert = build_transformer_model(
+        vocab_size=30,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        hidden_act="gelu",
+        max_position_embeddings=16,
+        type_vocab_size=2,
+    )
     hidden = bert.output
     crf = ConditionalRandomField(lr_multiplier=10, name="crf")
     tags = crf(keras.layers.Dense(3, name="tags")(hidden))
@@ -55,10 +63,17 @@ def _classifier(policy):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        bert = build_transformer_model(vocab_size=40, hidden_size=32, num_hidden_layers=2,
-                                       num_attention_heads=4, intermediate_size=64, hidden_act="gelu",
-                                       max_position=16,
-                                       segment_vocab_size=2, with_pool=True)
+        bert = build_transformer_model(
+            vocab_size=40,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            hidden_act="gelu",
+            max_position=16,
+            segment_vocab_size=2,
+            with_pool=True,
+        )
         probabilities = keras.layers.Dense(3, activation="softmax", dtype="float32", name="head")(bert.output)
         return keras.Model(bert.inputs, probabilities)
     finally:
@@ -90,7 +105,7 @@ def test_mixed_precision_losses_track_float32(policy, tolerance):
     if policy == "mixed_float16":  # float16 gradients underflow without loss scaling
         # 2**10 instead of the default 2**15: the default overflows at first and skips steps, which
         # is the scaler working but puts the run a step behind float32.
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=2.0 ** 10)
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=2.0**10)
     model, mixed = _losses(policy, initial, optimizer, batches)
 
     assert model.get_layer("Transformer-0-FeedForward").compute_dtype == policy.split("_")[1]
@@ -101,5 +116,5 @@ def test_mixed_precision_losses_track_float32(policy, tolerance):
     np.testing.assert_allclose(mixed, reference, atol=tolerance, rtol=0)
     if policy == "mixed_float16":
         # every step was applied with a finite scale (an overflow would have skipped one)
-        assert float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale)) == 2.0 ** 10
+        assert float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale)) == 2.0**10
         assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == len(batches)

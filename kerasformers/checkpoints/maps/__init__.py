@@ -4,6 +4,7 @@ Each family module exposes ``hf_to_tf1(hf_keys, model) -> {tf1_name: (hf_name, t
 (``transform`` maps the HF array to the TF1 layout, or is None) and
 ``tf1_to_hf(tf1_names, model) -> {hf_name: (tf1_name, transform)}`` for exports.
 """
+
 import numpy as np
 
 
@@ -38,8 +39,10 @@ class RenamedReader:
     def __getitem__(self, name):
         if name not in self.table:
             from ..errors import CheckpointError
-            raise CheckpointError(f"variable {name!r} not found in {self.path} "
-                                  f"(after translating its HuggingFace names)")
+
+            raise CheckpointError(
+                f"variable {name!r} not found in {self.path} (after translating its HuggingFace names)"
+            )
         source, transform = self.table[name]
         value = self.reader[source]
         return transform(value) if transform is not None else value

@@ -4,6 +4,7 @@ torch ``nn.Linear`` stores weights as (out, in); TF1 kernels are (in, out), henc
 transposes. RoBERTa's position table starts at ``pad_token_id + 1`` (rows below are
 never used by right-padded inputs), so its first rows are dropped on the way in.
 """
+
 import numpy as np
 
 from . import find_prefix, transpose
@@ -19,10 +20,14 @@ _LAYER_PARTS = {  # TF1 suffix under bert/encoder/layer_i/ → HF suffix under e
     "output/LayerNorm": "output.LayerNorm",
 }
 _HEAD_PARTS = {  # TF1 head layer → HF head layer, for the BERT and RoBERTa head layouts
-    "bert": {"cls/predictions/transform/dense": "cls.predictions.transform.dense",
-             "cls/predictions/transform/LayerNorm": "cls.predictions.transform.LayerNorm"},
-    "roberta": {"cls/predictions/transform/dense": "lm_head.dense",
-                "cls/predictions/transform/LayerNorm": "lm_head.layer_norm"},
+    "bert": {
+        "cls/predictions/transform/dense": "cls.predictions.transform.dense",
+        "cls/predictions/transform/LayerNorm": "cls.predictions.transform.LayerNorm",
+    },
+    "roberta": {
+        "cls/predictions/transform/dense": "lm_head.dense",
+        "cls/predictions/transform/LayerNorm": "lm_head.layer_norm",
+    },
 }
 
 
@@ -33,7 +38,7 @@ def _dense(table, tf1, hf):
 
 def _layer_norm(table, tf1, hf, keys):
     # transformers ≥ 4 writes weight/bias; older checkpoints wrote gamma/beta.
-    gamma, beta = (("gamma", "beta") if f"{hf}.gamma" in keys else ("weight", "bias"))
+    gamma, beta = ("gamma", "beta") if f"{hf}.gamma" in keys else ("weight", "bias")
     table[f"{tf1}/gamma"] = (f"{hf}.{gamma}", None)
     table[f"{tf1}/beta"] = (f"{hf}.{beta}", None)
 
@@ -90,12 +95,21 @@ def tf1_to_hf(tf1_names, model):
 
 def _all_hf_names(model):
     """Every HF name a BERT of this shape can have (without prefix), for the export table."""
-    names = {"embeddings.token_type_embeddings.weight", "embeddings.position_embeddings.weight",
-             "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias", "pooler.dense.weight",
-             "pooler.dense.bias", "cls.predictions.transform.dense.weight",
-             "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
-             "cls.predictions.transform.LayerNorm.bias", "cls.predictions.bias",
-             "cls.seq_relationship.weight", "cls.seq_relationship.bias"}
+    names = {
+        "embeddings.token_type_embeddings.weight",
+        "embeddings.position_embeddings.weight",
+        "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias",
+        "pooler.dense.weight",
+        "pooler.dense.bias",
+        "cls.predictions.transform.dense.weight",
+        "cls.predictions.transform.dense.bias",
+        "cls.predictions.transform.LayerNorm.weight",
+        "cls.predictions.transform.LayerNorm.bias",
+        "cls.predictions.bias",
+        "cls.seq_relationship.weight",
+        "cls.seq_relationship.bias",
+    }
     for i in range(model.num_hidden_layers):
         for hf_part in _LAYER_PARTS.values():
             names |= {f"encoder.layer.{i}.{hf_part}.weight", f"encoder.layer.{i}.{hf_part}.bias"}
@@ -104,10 +118,13 @@ def _all_hf_names(model):
 
 def raise_unmatched(hf_keys):
     from ..errors import CheckpointError
+
     sample = ", ".join(sorted(hf_keys)[:8])
-    raise CheckpointError(f"these variables do not look like a BERT/RoBERTa checkpoint "
-                          f"(no embeddings.word_embeddings.weight under any known prefix); "
-                          f"first names: {sample}")
+    raise CheckpointError(
+        f"these variables do not look like a BERT/RoBERTa checkpoint "
+        f"(no embeddings.word_embeddings.weight under any known prefix); "
+        f"first names: {sample}"
+    )
 
 
 def export_extras(tensors, model):
@@ -116,7 +133,8 @@ def export_extras(tensors, model):
     if "bert/embeddings/token_type_embeddings" not in tensors:
         # segment_vocab_size=0: segment 0's vector was folded into the positions at load.
         extras["bert.embeddings.token_type_embeddings.weight"] = np.zeros(
-            (1, model.embedding_size), dtype="float32")
+            (1, model.embedding_size), dtype="float32"
+        )
     return extras
 
 
@@ -124,12 +142,21 @@ def hf_config(model, hf_tensors):
     heads = [name for name in hf_tensors if name.startswith("cls.")]
     architecture = "BertForPreTraining" if heads else "BertModel"
     type_vocab = hf_tensors["bert.embeddings.token_type_embeddings.weight"].shape[0]
-    return {"architectures": [architecture], "model_type": "bert", "vocab_size": model.vocab_size,
-            "hidden_size": model.hidden_size, "num_hidden_layers": model.num_hidden_layers,
-            "num_attention_heads": model.num_attention_heads,
-            "intermediate_size": model.intermediate_size, "hidden_act": model.hidden_act,
-            "max_position_embeddings": model.max_position, "type_vocab_size": type_vocab,
-            "hidden_dropout_prob": model.dropout_rate,
-            "attention_probs_dropout_prob": model.attention_dropout_rate,
-            "layer_norm_eps": model.layer_norm_eps, "pad_token_id": model.pad_token_id,
-            "initializer_range": 0.02, "tie_word_embeddings": True}
+    return {
+        "architectures": [architecture],
+        "model_type": "bert",
+        "vocab_size": model.vocab_size,
+        "hidden_size": model.hidden_size,
+        "num_hidden_layers": model.num_hidden_layers,
+        "num_attention_heads": model.num_attention_heads,
+        "intermediate_size": model.intermediate_size,
+        "hidden_act": model.hidden_act,
+        "max_position_embeddings": model.max_position,
+        "type_vocab_size": type_vocab,
+        "hidden_dropout_prob": model.dropout_rate,
+        "attention_probs_dropout_prob": model.attention_dropout_rate,
+        "layer_norm_eps": model.layer_norm_eps,
+        "pad_token_id": model.pad_token_id,
+        "initializer_range": 0.02,
+        "tie_word_embeddings": True,
+    }

@@ -7,10 +7,11 @@ discriminator head ``discriminator_predictions.{dense,dense_prediction}`` (TF1
 ``generator_predictions.{dense,LayerNorm}`` + ``generator_lm_head.bias`` (TF1
 ``generator_predictions/{dense,LayerNorm,output_bias}``).
 """
+
+from ..errors import CheckpointError
 from . import bert as bert_names
 from . import find_prefix
 from .bert import _dense, _layer_norm
-from ..errors import CheckpointError
 
 _HEADS = {  # TF1 → HF, dense layers
     "discriminator_predictions/dense": "discriminator_predictions.dense",
@@ -24,12 +25,16 @@ def hf_to_tf1(hf_keys, model):
     prefix = find_prefix(keys, "embeddings.word_embeddings.weight", ("electra.", ""))
     if prefix is None:
         sample = ", ".join(sorted(keys)[:8])
-        raise CheckpointError(f"not an ELECTRA checkpoint: no 'electra.embeddings.word_embeddings.weight'; "
-                              f"first names: {sample}")
-    body = {"bert." + k[len(prefix):]: k for k in keys if k.startswith(prefix)}
-    table = {tf1.replace("bert/", "electra/", 1): (body[hf], transform)
-             for tf1, (hf, transform) in bert_names.hf_to_tf1(body, model).items()
-             if tf1.startswith("bert/")}
+        raise CheckpointError(
+            f"not an ELECTRA checkpoint: no 'electra.embeddings.word_embeddings.weight'; "
+            f"first names: {sample}"
+        )
+    body = {"bert." + k[len(prefix) :]: k for k in keys if k.startswith(prefix)}
+    table = {
+        tf1.replace("bert/", "electra/", 1): (body[hf], transform)
+        for tf1, (hf, transform) in bert_names.hf_to_tf1(body, model).items()
+        if tf1.startswith("bert/")
+    }
     _dense(table, "electra/embeddings_project", prefix + "embeddings_project")
     for tf1, hf in _HEADS.items():
         _dense(table, tf1, hf)
@@ -41,9 +46,14 @@ def hf_to_tf1(hf_keys, model):
 def tf1_to_hf(tf1_names, model):
     """HF ``ElectraForPreTraining``/``ElectraForMaskedLM``-style names (``electra.`` prefix)."""
     every = {"electra." + name for name in bert_names._all_hf_names(model)}
-    every |= {"electra.embeddings.word_embeddings.weight", "electra.embeddings_project.weight",
-              "electra.embeddings_project.bias", "generator_predictions.LayerNorm.weight",
-              "generator_predictions.LayerNorm.bias", "generator_lm_head.bias"}
+    every |= {
+        "electra.embeddings.word_embeddings.weight",
+        "electra.embeddings_project.weight",
+        "electra.embeddings_project.bias",
+        "generator_predictions.LayerNorm.weight",
+        "generator_predictions.LayerNorm.bias",
+        "generator_lm_head.bias",
+    }
     every |= {f"{hf}.{kind}" for hf in _HEADS.values() for kind in ("weight", "bias")}
     forward = hf_to_tf1(every, model)
     return {forward[tf1][0]: (tf1, forward[tf1][1]) for tf1 in tf1_names if tf1 in forward}
@@ -56,11 +66,22 @@ def hf_config(model, hf_tensors):
         architecture = "ElectraForMaskedLM"
     else:
         architecture = "ElectraModel"
-    return {"architectures": [architecture], "model_type": "electra", "vocab_size": model.vocab_size,
-            "embedding_size": model.embedding_size, "hidden_size": model.hidden_size,
-            "num_hidden_layers": model.num_hidden_layers, "num_attention_heads": model.num_attention_heads,
-            "intermediate_size": model.intermediate_size, "hidden_act": model.hidden_act,
-            "max_position_embeddings": model.max_position, "type_vocab_size": model.segment_vocab_size,
-            "hidden_dropout_prob": model.dropout_rate, "attention_probs_dropout_prob": model.attention_dropout_rate,
-            "layer_norm_eps": model.layer_norm_eps, "pad_token_id": model.pad_token_id,
-            "initializer_range": 0.02, "tie_word_embeddings": True}
+    return {
+        "architectures": [architecture],
+        "model_type": "electra",
+        "vocab_size": model.vocab_size,
+        "embedding_size": model.embedding_size,
+        "hidden_size": model.hidden_size,
+        "num_hidden_layers": model.num_hidden_layers,
+        "num_attention_heads": model.num_attention_heads,
+        "intermediate_size": model.intermediate_size,
+        "hidden_act": model.hidden_act,
+        "max_position_embeddings": model.max_position,
+        "type_vocab_size": model.segment_vocab_size,
+        "hidden_dropout_prob": model.dropout_rate,
+        "attention_probs_dropout_prob": model.attention_dropout_rate,
+        "layer_norm_eps": model.layer_norm_eps,
+        "pad_token_id": model.pad_token_id,
+        "initializer_range": 0.02,
+        "tie_word_embeddings": True,
+    }

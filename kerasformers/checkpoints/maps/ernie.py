@@ -4,6 +4,7 @@ The body is BERT's layout under ``ernie.`` (HF) / ``ernie/`` (TF1), so the BERT 
 renamed keys; the heads keep BERT's ``cls.`` / ``cls/`` names. ERNIE adds one table:
 ``ernie.embeddings.task_type_embeddings.weight`` ↔ ``ernie/embeddings/task_type_embeddings``.
 """
+
 import numpy as np
 
 from ..errors import CheckpointError
@@ -18,13 +19,19 @@ def hf_to_tf1(hf_keys, model):
     prefix = find_prefix(keys, "embeddings.word_embeddings.weight", ("ernie.", ""))
     if prefix is None:
         sample = ", ".join(sorted(keys)[:8])
-        raise CheckpointError(f"not an ERNIE checkpoint: no 'ernie.embeddings.word_embeddings.weight'; "
-                              f"first names: {sample}")
+        raise CheckpointError(
+            f"not an ERNIE checkpoint: no 'ernie.embeddings.word_embeddings.weight'; first names: {sample}"
+        )
     # the body under BERT's prefix, the cls. heads as they are (``prefix`` may be empty: a bare ErnieModel)
-    as_bert = {(k if k.startswith("cls.") else "bert." + k[len(prefix):]): k
-               for k in keys if k.startswith((prefix, "cls."))}
-    table = {tf1.replace("bert/", "ernie/", 1): (as_bert[hf], transform)
-             for tf1, (hf, transform) in bert_names.hf_to_tf1(as_bert, model).items()}
+    as_bert = {
+        (k if k.startswith("cls.") else "bert." + k[len(prefix) :]): k
+        for k in keys
+        if k.startswith((prefix, "cls."))
+    }
+    table = {
+        tf1.replace("bert/", "ernie/", 1): (as_bert[hf], transform)
+        for tf1, (hf, transform) in bert_names.hf_to_tf1(as_bert, model).items()
+    }
     task_tf1, task_hf = _TASK_TABLE
     if prefix + task_hf in keys:
         table[task_tf1] = (prefix + task_hf, None)
@@ -51,9 +58,12 @@ def export_extras(tensors, model):
 
 
 def hf_config(model, hf_tensors):
-    config = bert_names.hf_config(model, {"bert." + k[len("ernie."):] if k.startswith("ernie.") else k: v
-                                          for k, v in hf_tensors.items()})
+    config = bert_names.hf_config(
+        model,
+        {"bert." + k[len("ernie.") :] if k.startswith("ernie.") else k: v for k, v in hf_tensors.items()},
+    )
     config["architectures"] = [config["architectures"][0].replace("Bert", "Ernie")]
-    config.update(model_type="ernie", use_task_id=model.use_task_id,
-                  task_type_vocab_size=model.task_type_vocab_size)
+    config.update(
+        model_type="ernie", use_task_id=model.use_task_id, task_type_vocab_size=model.task_type_vocab_size
+    )
     return config

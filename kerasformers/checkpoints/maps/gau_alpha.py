@@ -6,10 +6,11 @@
 ``encoderLayer.{i}.gau.offsetscale.gamma`` (2, key_size) = the q and k gains stacked,
 TF1 ``GAU_alpha/encoder/layer_{i}/gau/{q,k}_scaleoffset/gamma``.
 """
+
 import numpy as np
 
-from . import transpose
 from ..errors import CheckpointError
+from . import transpose
 
 
 def _row(index):
@@ -20,10 +21,14 @@ def hf_to_tf1(hf_keys, model):
     keys = set(hf_keys)
     if "embeddings.word_embeddings.weight" not in keys or "encoderLayer.0.gau.i_dense.weight" not in keys:
         sample = ", ".join(sorted(keys)[:8])
-        raise CheckpointError(f"not a GAU-α checkpoint: expected 'embeddings.word_embeddings.weight' and "
-                              f"'encoderLayer.0.gau.i_dense.weight'; first names: {sample}")
-    table = {"bert/embeddings/word_embeddings": ("embeddings.word_embeddings.weight", None),
-             "bert/embeddings/token_type_embeddings": ("embeddings.segment_embeddings.weight", None)}
+        raise CheckpointError(
+            f"not a GAU-α checkpoint: expected 'embeddings.word_embeddings.weight' and "
+            f"'encoderLayer.0.gau.i_dense.weight'; first names: {sample}"
+        )
+    table = {
+        "bert/embeddings/word_embeddings": ("embeddings.word_embeddings.weight", None),
+        "bert/embeddings/token_type_embeddings": ("embeddings.segment_embeddings.weight", None),
+    }
     for i in range(model.num_hidden_layers):
         tf1, hf = f"GAU_alpha/encoder/layer_{i}/gau/", f"encoderLayer.{i}.gau."
         table[tf1 + "i_dense/kernel"] = (hf + "i_dense.weight", transpose)
@@ -53,14 +58,23 @@ def export_extras(tensors, model):
     for i in range(model.num_hidden_layers):
         block = f"GAU_alpha/encoder/layer_{i}/gau/"
         extras[f"encoderLayer.{i}.gau.offsetscale.gamma"] = np.stack(
-            [tensors[block + "q_scaleoffset/gamma"], tensors[block + "k_scaleoffset/gamma"]])
+            [tensors[block + "q_scaleoffset/gamma"], tensors[block + "k_scaleoffset/gamma"]]
+        )
     return extras
 
 
 def hf_config(model, hf_tensors):
     """The released GAU-α ``bert_config.json`` keys (bert4torch reads the same file)."""
-    return {"model_type": "gau_alpha", "vocab_size": model.vocab_size, "hidden_size": model.hidden_size,
-            "num_hidden_layers": model.num_hidden_layers, "intermediate_size": model.intermediate_size,
-            "attention_key_size": model.attention_key_size, "hidden_act": model.hidden_act,
-            "type_vocab_size": model.segment_vocab_size, "hidden_dropout_prob": model.dropout_rate,
-            "attention_probs_dropout_prob": model.attention_dropout_rate, "pad_token_id": model.pad_token_id}
+    return {
+        "model_type": "gau_alpha",
+        "vocab_size": model.vocab_size,
+        "hidden_size": model.hidden_size,
+        "num_hidden_layers": model.num_hidden_layers,
+        "intermediate_size": model.intermediate_size,
+        "attention_key_size": model.attention_key_size,
+        "hidden_act": model.hidden_act,
+        "type_vocab_size": model.segment_vocab_size,
+        "hidden_dropout_prob": model.dropout_rate,
+        "attention_probs_dropout_prob": model.attention_dropout_rate,
+        "pad_token_id": model.pad_token_id,
+    }

@@ -5,6 +5,7 @@ query/key/value thirds. GPT is post-LN: `ln_1` follows attention, `ln_2` the
 feed-forward. HF's OpenAI-GPT embeds segment ids with the token table (CDial-GPT style:
 build with `shared_segment_embeddings=True`), so there is no separate segment table.
 """
+
 from . import find_prefix
 from .gpt2 import block_table
 from .gpt2 import export_extras as gpt2_extras
@@ -17,6 +18,7 @@ def hf_to_tf1(hf_keys, model):
     prefix = find_prefix(keys, "tokens_embed.weight", ("", "transformer."))
     if prefix is None:
         from ..errors import CheckpointError
+
         raise CheckpointError("not an OpenAI-GPT checkpoint: no 'tokens_embed.weight'")
     table = {
         "gpt/embeddings/word_embeddings": (prefix + "tokens_embed.weight", None),
@@ -40,11 +42,20 @@ def export_extras(tensors, model):
 
 
 def hf_config(model, hf_tensors):
-    return {"architectures": ["OpenAIGPTLMHeadModel"], "model_type": "openai-gpt",
-            "vocab_size": model.vocab_size, "n_embd": model.hidden_size, "n_layer": model.num_hidden_layers,
-            "n_head": model.num_attention_heads, "n_positions": model.max_position, "afn": model.hidden_act,
-            "layer_norm_epsilon": model.layer_norm_eps, "resid_pdrop": model.dropout_rate,
-            "embd_pdrop": model.dropout_rate, "attn_pdrop": model.attention_dropout_rate}
+    return {
+        "architectures": ["OpenAIGPTLMHeadModel"],
+        "model_type": "openai-gpt",
+        "vocab_size": model.vocab_size,
+        "n_embd": model.hidden_size,
+        "n_layer": model.num_hidden_layers,
+        "n_head": model.num_attention_heads,
+        "n_positions": model.max_position,
+        "afn": model.hidden_act,
+        "layer_norm_epsilon": model.layer_norm_eps,
+        "resid_pdrop": model.dropout_rate,
+        "embd_pdrop": model.dropout_rate,
+        "attn_pdrop": model.attention_dropout_rate,
+    }
 
 
 def _all_hf_names(model):

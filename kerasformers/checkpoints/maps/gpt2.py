@@ -4,6 +4,7 @@ HF GPT-2 uses `Conv1D`, whose weights are already stored (in, out) like TF1 kern
 no transpose is needed; but query/key/value live in one fused `c_attn` (hidden, 3·hidden)
 that is split into thirds on the way in and concatenated on the way out.
 """
+
 import numpy as np
 
 from . import find_prefix
@@ -22,7 +23,8 @@ _DENSES = {
 def _third(index):
     def take(array):
         size = array.shape[-1] // 3
-        return np.ascontiguousarray(array[..., index * size:(index + 1) * size])
+        return np.ascontiguousarray(array[..., index * size : (index + 1) * size])
+
     return take
 
 
@@ -46,6 +48,7 @@ def hf_to_tf1(hf_keys, model):
     prefix = find_prefix(keys, "wte.weight", ("", "transformer."))
     if prefix is None:
         from ..errors import CheckpointError
+
         raise CheckpointError("not a GPT-2 checkpoint: no 'wte.weight' or 'transformer.wte.weight'")
     table = {
         "gpt/embeddings/word_embeddings": (prefix + "wte.weight", None),
@@ -79,13 +82,22 @@ def export_extras(tensors, model):
 
 
 def hf_config(model, hf_tensors):
-    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": model.vocab_size,
-            "n_embd": model.hidden_size, "n_layer": model.num_hidden_layers,
-            "n_head": model.num_attention_heads, "n_inner": model.intermediate_size,
-            "n_positions": model.max_position, "activation_function": model.hidden_act,
-            "layer_norm_epsilon": model.layer_norm_eps, "resid_pdrop": model.dropout_rate,
-            "embd_pdrop": model.dropout_rate, "attn_pdrop": model.attention_dropout_rate,
-            "tie_word_embeddings": True}
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": model.vocab_size,
+        "n_embd": model.hidden_size,
+        "n_layer": model.num_hidden_layers,
+        "n_head": model.num_attention_heads,
+        "n_inner": model.intermediate_size,
+        "n_positions": model.max_position,
+        "activation_function": model.hidden_act,
+        "layer_norm_epsilon": model.layer_norm_eps,
+        "resid_pdrop": model.dropout_rate,
+        "embd_pdrop": model.dropout_rate,
+        "attn_pdrop": model.attention_dropout_rate,
+        "tie_word_embeddings": True,
+    }
 
 
 def _all_hf_names(model):

@@ -5,13 +5,14 @@ variables). HF's layout is BERT's under ``roformer.`` plus ``embeddings_project`
 factorised-embedding mapping, TF1 ``bert/encoder/embedding_hidden_mapping_in``); its
 ``encoder.embed_positions`` table is a fixed sinusoid and is not loaded.
 """
+
+from ..errors import CheckpointError
 from . import bert as bert_names
 from . import find_prefix, transpose
-from ..errors import CheckpointError
 
 
 def _as_bert(name):
-    return "bert." + name[len("roformer."):] if name.startswith("roformer.") else name
+    return "bert." + name[len("roformer.") :] if name.startswith("roformer.") else name
 
 
 def hf_to_tf1(hf_keys, model):
@@ -21,8 +22,10 @@ def hf_to_tf1(hf_keys, model):
         table = bert_names.hf_to_tf1(renamed, model)
     except CheckpointError:
         sample = ", ".join(sorted(keys)[:8])
-        raise CheckpointError(f"not a RoFormer checkpoint: no 'roformer.embeddings.word_embeddings.weight' "
-                              f"(or a BERT-style equivalent); first names: {sample}") from None
+        raise CheckpointError(
+            f"not a RoFormer checkpoint: no 'roformer.embeddings.word_embeddings.weight' "
+            f"(or a BERT-style equivalent); first names: {sample}"
+        ) from None
     table = {tf1: (renamed[hf], transform) for tf1, (hf, transform) in table.items()}
     prefix = find_prefix(keys, "embeddings_project.weight", ("roformer.", ""))
     if prefix is not None:
@@ -35,7 +38,7 @@ def hf_to_tf1(hf_keys, model):
 def tf1_to_hf(tf1_names, model):
     table = {}
     for hf, entry in bert_names.tf1_to_hf(tf1_names, model).items():
-        table["roformer." + hf[len("bert."):] if hf.startswith("bert.") else hf] = entry
+        table["roformer." + hf[len("bert.") :] if hf.startswith("bert.") else hf] = entry
     for kind, suffix, transform in (("kernel", "weight", transpose), ("bias", "bias", None)):
         name = f"bert/encoder/embedding_hidden_mapping_in/{kind}"
         if name in tf1_names:
@@ -45,12 +48,23 @@ def tf1_to_hf(tf1_names, model):
 
 def hf_config(model, hf_tensors):
     head = any(name.startswith("cls.") for name in hf_tensors)
-    return {"architectures": ["RoFormerForMaskedLM" if head else "RoFormerModel"], "model_type": "roformer",
-            "vocab_size": model.vocab_size, "embedding_size": model.embedding_size,
-            "hidden_size": model.hidden_size, "num_hidden_layers": model.num_hidden_layers,
-            "num_attention_heads": model.num_attention_heads, "intermediate_size": model.intermediate_size,
-            "hidden_act": model.hidden_act, "max_position_embeddings": model.max_position,
-            "type_vocab_size": model.segment_vocab_size, "rotary_value": False,
-            "hidden_dropout_prob": model.dropout_rate, "attention_probs_dropout_prob": model.attention_dropout_rate,
-            "layer_norm_eps": model.layer_norm_eps, "pad_token_id": model.pad_token_id,
-            "initializer_range": 0.02, "tie_word_embeddings": True}
+    return {
+        "architectures": ["RoFormerForMaskedLM" if head else "RoFormerModel"],
+        "model_type": "roformer",
+        "vocab_size": model.vocab_size,
+        "embedding_size": model.embedding_size,
+        "hidden_size": model.hidden_size,
+        "num_hidden_layers": model.num_hidden_layers,
+        "num_attention_heads": model.num_attention_heads,
+        "intermediate_size": model.intermediate_size,
+        "hidden_act": model.hidden_act,
+        "max_position_embeddings": model.max_position,
+        "type_vocab_size": model.segment_vocab_size,
+        "rotary_value": False,
+        "hidden_dropout_prob": model.dropout_rate,
+        "attention_probs_dropout_prob": model.attention_dropout_rate,
+        "layer_norm_eps": model.layer_norm_eps,
+        "pad_token_id": model.pad_token_id,
+        "initializer_range": 0.02,
+        "tie_word_embeddings": True,
+    }

@@ -5,6 +5,7 @@ table is (buckets, heads) while the original stores (heads, buckets): all transp
 v1.1 / mT5 use a gated FFN (`wi_0`, `wi_1`) and an untied head (`decoder/logits/kernel`).
 Original mT5 checkpoints call their norms `rms_norm` (bert4keras version 'mt5.1.1').
 """
+
 from . import transpose
 
 
@@ -32,8 +33,12 @@ def name_pairs(num_layers, gated, mt5=False):
     final = "rms_norm" if mt5 else "final_layer_norm"
     pairs = [("shared/embedding", "shared.weight")]
     for side in ("encoder", "decoder"):
-        pairs.append((f"{side}/block_000/layer_000/SelfAttention/relative_attention_bias",
-                      f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"))
+        pairs.append(
+            (
+                f"{side}/block_000/layer_000/SelfAttention/relative_attention_bias",
+                f"{side}.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+            )
+        )
         for i in range(num_layers):
             pairs.extend(_layer_entries(side, i, gated, norm))
         pairs.append((f"{side}/{final}/scale", f"{side}.final_layer_norm.weight"))
@@ -54,6 +59,7 @@ def hf_to_tf1(hf_keys, model):
     keys = set(hf_keys)
     if "shared.weight" not in keys and "encoder.embed_tokens.weight" not in keys:
         from ..errors import CheckpointError
+
         raise CheckpointError("not a T5 checkpoint: no 'shared.weight'")
     gated, mt5 = _version(model)
     table = {}
@@ -68,20 +74,34 @@ def tf1_to_hf(tf1_names, model):
     """HF `T5ForConditionalGeneration` names for an export."""
     gated, mt5 = _version(model)
     names = set(tf1_names)
-    return {hf: (tf1, _transform(tf1))
-            for tf1, hf in name_pairs(model.num_hidden_layers, gated, mt5) if tf1 in names}
+    return {
+        hf: (tf1, _transform(tf1))
+        for tf1, hf in name_pairs(model.num_hidden_layers, gated, mt5)
+        if tf1 in names
+    }
 
 
 def hf_config(model, hf_tensors):
     gated = model.version != "t5.1.0"
     act = model.hidden_act if isinstance(model.hidden_act, str) else model.hidden_act[0]
     act = {"gelu_new": "gelu", "gelu_tanh": "gelu"}.get(act, act)
-    return {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5",
-            "vocab_size": model.vocab_size, "d_model": model.hidden_size, "d_kv": model.attention_head_size,
-            "d_ff": model.intermediate_size, "num_layers": model.num_hidden_layers,
-            "num_heads": model.num_attention_heads, "relative_attention_num_buckets": model.num_buckets,
-            "relative_attention_max_distance": model.max_distance, "dropout_rate": model.dropout_rate,
-            "layer_norm_epsilon": model.layer_norm_eps,
-            "feed_forward_proj": f"gated-{act}" if gated else act,
-            "tie_word_embeddings": not gated, "decoder_start_token_id": 0, "pad_token_id": 0,
-            "eos_token_id": 1, "is_encoder_decoder": True}
+    return {
+        "architectures": ["T5ForConditionalGeneration"],
+        "model_type": "t5",
+        "vocab_size": model.vocab_size,
+        "d_model": model.hidden_size,
+        "d_kv": model.attention_head_size,
+        "d_ff": model.intermediate_size,
+        "num_layers": model.num_hidden_layers,
+        "num_heads": model.num_attention_heads,
+        "relative_attention_num_buckets": model.num_buckets,
+        "relative_attention_max_distance": model.max_distance,
+        "dropout_rate": model.dropout_rate,
+        "layer_norm_epsilon": model.layer_norm_eps,
+        "feed_forward_proj": f"gated-{act}" if gated else act,
+        "tie_word_embeddings": not gated,
+        "decoder_start_token_id": 0,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "is_encoder_decoder": True,
+    }

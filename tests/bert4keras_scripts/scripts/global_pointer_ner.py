@@ -12,34 +12,34 @@ from bert4keras.snippets import DataGenerator, open, sequence_padding, to_array
 from bert4keras.tokenizers import Tokenizer
 
 np.random.seed(4)
-data_dir = os.environ['B4K_DATA']
-config_path = os.path.join(data_dir, 'bert_config.json')
-dict_path = os.path.join(data_dir, 'vocab.txt')
+data_dir = os.environ["B4K_DATA"]
+config_path = os.path.join(data_dir, "bert_config.json")
+dict_path = os.path.join(data_dir, "vocab.txt")
 maxlen, batch_size, epochs = 42, 32, 5
-categories = ['LOC', 'ORG', 'PER']
+categories = ["LOC", "ORG", "PER"]
 
 
 def load_data(filename, limit):
     """Each sentence: (text, [(start, end, type), ...]) with inclusive character offsets."""
     D = []
-    with open(filename, encoding='utf-8') as f:
-        for block in f.read().split('\n\n')[:limit]:
-            rows = [l.split(' ') for l in block.split('\n') if l]
+    with open(filename, encoding="utf-8") as f:
+        for block in f.read().split("\n\n")[:limit]:
+            rows = [l.split(" ") for l in block.split("\n") if l]
             if not rows:
                 continue
-            text, entities, start = ''.join(c for c, _ in rows), [], None
+            text, entities, start = "".join(c for c, _ in rows), [], None
             for i, (_, tag) in enumerate(rows):
-                if tag[0] in 'BS':
+                if tag[0] in "BS":
                     start = i
-                if tag[0] in 'ES' and start is not None:
+                if tag[0] in "ES" and start is not None:
                     entities.append((start, i, tag[2:]))
                     start = None
-            D.append((text[:maxlen - 2], [e for e in entities if e[1] < maxlen - 2]))
+            D.append((text[: maxlen - 2], [e for e in entities if e[1] < maxlen - 2]))
     return D
 
 
-train_data = load_data(os.path.join(data_dir, 'ner_train.txt'), 1000)
-test_data = load_data(os.path.join(data_dir, 'ner_test.txt'), 200)
+train_data = load_data(os.path.join(data_dir, "ner_train.txt"), 1000)
+test_data = load_data(os.path.join(data_dir, "ner_test.txt"), 200)
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -58,7 +58,7 @@ class data_generator(DataGenerator):
                 labels[categories.index(label), start + 1, end + 1] = 1
             batch_token_ids.append(token_ids)
             batch_segment_ids.append([0] * len(token_ids))
-            batch_labels.append(labels[:, :len(token_ids), :len(token_ids)])
+            batch_labels.append(labels[:, : len(token_ids), : len(token_ids)])
             if len(batch_token_ids) == self.batch_size or is_end:
                 batch_labels = sequence_padding(batch_labels, seq_dims=3)
                 yield [sequence_padding(batch_token_ids), sequence_padding(batch_segment_ids)], batch_labels
@@ -87,11 +87,11 @@ def recognize(text):
     return {(start - 1, end - 1, categories[label]) for label, start, end in zip(*np.where(scores > 0))}
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     train_generator = data_generator(train_data, batch_size)
     model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=epochs, verbose=0)
     X, Y, Z = 1e-10, 1e-10, 1e-10
     for text, entities in test_data:
         R, T = recognize(text), set(entities)
         X, Y, Z = X + len(R & T), Y + len(R), Z + len(T)
-    print(json.dumps({'metric': 'f1', 'value': 2 * X / (Y + Z), 'n': len(test_data)}))
+    print(json.dumps({"metric": "f1", "value": 2 * X / (Y + Z), "n": len(test_data)}))

@@ -12,15 +12,15 @@ from bert4keras.snippets import AutoRegressiveDecoder, DataGenerator, sequence_p
 from bert4keras.tokenizers import Tokenizer
 
 np.random.seed(4)
-data_dir = os.environ['B4K_DATA']
-config_path = os.path.join(data_dir, 'bert_config.json')
-dict_path = os.path.join(data_dir, 'vocab.txt')
-alphabet = 'abcdefghijkl'
+data_dir = os.environ["B4K_DATA"]
+config_path = os.path.join(data_dir, "bert_config.json")
+dict_path = os.path.join(data_dir, "vocab.txt")
+alphabet = "abcdefghijkl"
 batch_size, epochs, steps = 32, 4, 60
 
 
 def sequence(start, length):
-    return ' '.join(alphabet[(start + i) % len(alphabet)] for i in range(length))
+    return " ".join(alphabet[(start + i) % len(alphabet)] for i in range(length))
 
 
 train_data = [sequence(np.random.randint(12), np.random.randint(4, 12)) for _ in range(batch_size * steps)]
@@ -45,14 +45,14 @@ class CrossEntropy(Loss):
         return K.sum(loss * y_mask) / K.sum(y_mask)
 
 
-model = build_transformer_model(config_path, application='lm', segment_vocab_size=0)
+model = build_transformer_model(config_path, application="lm", segment_vocab_size=0)
 output = CrossEntropy(1)([model.inputs[0], model.outputs[0]])
 model = keras.models.Model(model.inputs, output)
 model.compile(optimizer=Adam(3e-3))
 
 
 class Continuation(AutoRegressiveDecoder):
-    @AutoRegressiveDecoder.wraps(default_rtype='probas')
+    @AutoRegressiveDecoder.wraps(default_rtype="probas")
     def predict(self, inputs, output_ids, states):
         token_ids = np.concatenate([inputs[0], output_ids], 1)
         return self.last_token(model).predict(token_ids, verbose=0)
@@ -64,11 +64,13 @@ class Continuation(AutoRegressiveDecoder):
 
 continuation = Continuation(start_id=None, end_id=tokenizer._token_end_id, maxlen=4)
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     train_generator = data_generator(train_data, batch_size)
     model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=epochs, verbose=0)
     tests = [(sequence(s, 3), sequence(s + 3, 4)) for s in range(12)] * 2
     right = 0
     for i, (prompt, answer) in enumerate(tests):
-        right += continuation.continue_text(prompt, topk=1 + i % 2).replace(' ', '') == answer.replace(' ', '')
-    print(json.dumps({'metric': 'exact_continuation', 'value': right / len(tests), 'n': len(tests)}))
+        right += continuation.continue_text(prompt, topk=1 + i % 2).replace(" ", "") == answer.replace(
+            " ", ""
+        )
+    print(json.dumps({"metric": "exact_continuation", "value": right / len(tests), "n": len(tests)}))

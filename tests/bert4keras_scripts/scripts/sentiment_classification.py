@@ -11,23 +11,23 @@ from bert4keras.snippets import DataGenerator, open, sequence_padding
 from bert4keras.tokenizers import Tokenizer
 
 np.random.seed(2)
-data_dir = os.environ['B4K_DATA']
-config_path = os.path.join(data_dir, 'bert_config.json')
-dict_path = os.path.join(data_dir, 'vocab.txt')
+data_dir = os.environ["B4K_DATA"]
+config_path = os.path.join(data_dir, "bert_config.json")
+dict_path = os.path.join(data_dir, "vocab.txt")
 maxlen, batch_size, epochs = 64, 32, 4
 
 
 def load_data(filename):
     D = []
-    with open(filename, encoding='utf-8') as f:
+    with open(filename, encoding="utf-8") as f:
         for l in f:
-            text, label = l.rstrip('\n').split('\t')
+            text, label = l.rstrip("\n").split("\t")
             D.append((text, int(label)))
     return D
 
 
-train_data = load_data(os.path.join(data_dir, 'sentiment_train.tsv'))
-test_data = load_data(os.path.join(data_dir, 'sentiment_test.tsv'))
+train_data = load_data(os.path.join(data_dir, "sentiment_train.tsv"))
+test_data = load_data(os.path.join(data_dir, "sentiment_test.tsv"))
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -48,15 +48,15 @@ class data_generator(DataGenerator):
 
 
 bert = build_transformer_model(config_path, with_pool=True, return_keras_model=False)
-output = keras.layers.Dense(2, activation='softmax')(bert.model.output)
+output = keras.layers.Dense(2, activation="softmax")(bert.model.output)
 model = keras.models.Model(bert.model.input, output)
-AdamEMA = extend_with_exponential_moving_average(Adam, name='AdamEMA')
+AdamEMA = extend_with_exponential_moving_average(Adam, name="AdamEMA")
 optimizer = AdamEMA(learning_rate=1e-3, ema_momentum=0.9)
-model.compile(loss='sparse_categorical_crossentropy', optimizer=optimizer, metrics=['accuracy'])
+model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
 
 
 def evaluate(data):
-    total, right = 0., 0.
+    total, right = 0.0, 0.0
     for x_true, y_true in data:
         y_pred = model.predict(x_true, verbose=0).argmax(axis=1)
         y_true = y_true[:, 0]
@@ -65,10 +65,10 @@ def evaluate(data):
     return right / total
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     train_generator = data_generator(train_data, batch_size)
     test_generator = data_generator(test_data, batch_size)
     model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=epochs, verbose=0)
     optimizer.apply_ema_weights()
     acc = evaluate(test_generator)
-    print(json.dumps({'metric': 'accuracy', 'value': float(acc), 'n': len(test_data)}))
+    print(json.dumps({"metric": "accuracy", "value": float(acc), "n": len(test_data)}))

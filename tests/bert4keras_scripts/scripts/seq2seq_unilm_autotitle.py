@@ -13,23 +13,23 @@ from bert4keras.snippets import AutoRegressiveDecoder, DataGenerator, open, sequ
 from bert4keras.tokenizers import Tokenizer
 
 np.random.seed(1)
-data_dir = os.environ['B4K_DATA']
-config_path = os.path.join(data_dir, 'bert_config.json')
-dict_path = os.path.join(data_dir, 'vocab.txt')
+data_dir = os.environ["B4K_DATA"]
+config_path = os.path.join(data_dir, "bert_config.json")
+dict_path = os.path.join(data_dir, "vocab.txt")
 maxlen, batch_size, epochs = 16, 32, 6
 
 
 def load_data(filename):
     D = []
-    with open(filename, encoding='utf-8') as f:
+    with open(filename, encoding="utf-8") as f:
         for l in f:
-            source, target = l.rstrip('\n').split('\t')
-            D.append((' '.join(source), ' '.join(target)))
+            source, target = l.rstrip("\n").split("\t")
+            D.append((" ".join(source), " ".join(target)))
     return D
 
 
-train_data = load_data(os.path.join(data_dir, 'ends_train.tsv'))
-test_data = load_data(os.path.join(data_dir, 'ends_test.tsv'))
+train_data = load_data(os.path.join(data_dir, "ends_train.tsv"))
+test_data = load_data(os.path.join(data_dir, "ends_test.tsv"))
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -47,6 +47,7 @@ class data_generator(DataGenerator):
 
 class CrossEntropy(Loss):
     """Cross entropy on the target segment only."""
+
     def compute_loss(self, inputs, mask=None):
         y_true, y_mask, y_pred = inputs
         y_true = y_true[:, 1:]
@@ -56,14 +57,14 @@ class CrossEntropy(Loss):
         return K.sum(loss * y_mask) / K.sum(y_mask)
 
 
-model = build_transformer_model(config_path, application='unilm')
+model = build_transformer_model(config_path, application="unilm")
 output = CrossEntropy(2)(model.inputs + model.outputs)
 model = keras.models.Model(model.inputs, output)
 model.compile(optimizer=Adam(3e-3))
 
 
 class AutoTitle(AutoRegressiveDecoder):
-    @AutoRegressiveDecoder.wraps(default_rtype='probas')
+    @AutoRegressiveDecoder.wraps(default_rtype="probas")
     def predict(self, inputs, output_ids, states):
         token_ids, segment_ids = inputs
         token_ids = np.concatenate([token_ids, output_ids], 1)
@@ -78,8 +79,8 @@ class AutoTitle(AutoRegressiveDecoder):
 
 autotitle = AutoTitle(start_id=None, end_id=tokenizer._token_end_id, maxlen=4)
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     train_generator = data_generator(train_data, batch_size)
     model.fit(train_generator.forfit(), steps_per_epoch=len(train_generator), epochs=epochs, verbose=0)
-    right = sum(autotitle.generate(s, topk=2).replace(' ', '') == t.replace(' ', '') for s, t in test_data)
-    print(json.dumps({'metric': 'exact_match', 'value': right / len(test_data), 'n': len(test_data)}))
+    right = sum(autotitle.generate(s, topk=2).replace(" ", "") == t.replace(" ", "") for s, t in test_data)
+    print(json.dumps({"metric": "exact_match", "value": right / len(test_data), "n": len(test_data)}))
