@@ -150,6 +150,28 @@ def run_worker(args, env=None, timeout=1800):
     )
 
 
+def run_backend_workers(script, flags, backends, threads, timeout=7200):
+    """Run ``script --worker *flags`` once per Keras backend, each pinned to ``threads`` threads;
+    returns ``{backend: result dict}``."""
+    env = {
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "HF_HUB_OFFLINE": "1",
+        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
+    }
+    results = {}
+    for backend in backends:
+        print(f"worker on {backend} ...", flush=True)
+        results[backend] = run_worker(
+            [os.path.abspath(script), "--worker", *flags],
+            env={**env, "KERAS_BACKEND": backend},
+            timeout=timeout,
+        )
+    return results
+
+
 # ---------------------------------------------------------------------- reporting
 def markdown_table(headers, rows):
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]

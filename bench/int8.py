@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
-from common import emit_result, machine_info, markdown_table, run_worker
+from common import emit_result, machine_info, markdown_table, run_backend_workers
 
 TARGET_SPEEDUP, TARGET_COSINE, TARGET_POINTS = 1.6, 0.999, 0.5
 
@@ -256,22 +256,7 @@ def main(argv=None):
         "--reviews",
         str(args.reviews),
     ]
-    env = {
-        "OMP_NUM_THREADS": str(args.threads),
-        "TF_NUM_INTRAOP_THREADS": str(args.threads),
-        "TF_NUM_INTEROP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "HF_HUB_OFFLINE": "1",
-        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={args.threads}",
-    }
-    results = {}
-    for backend in args.backends:
-        print(f"worker on {backend} ...", flush=True)
-        results[backend] = run_worker(
-            [os.path.abspath(__file__), "--worker", *flags],
-            env={**env, "KERAS_BACKEND": backend},
-            timeout=7200,
-        )
+    results = run_backend_workers(__file__, flags, args.backends, args.threads)
     return report(args, results, load_before, os.getloadavg())
 
 

@@ -179,8 +179,20 @@ class CausalDecoder:
             )
 
 
+def resolve_builder(model):
+    """The builder object behind a kerasformers Keras model (or ``model`` itself)."""
+    return getattr(model, "transformer", None) or model
+
+
 def decoder_for(model):
-    """The right decoder for a built kerasformers model object."""
+    """The right decoder for a kerasformers model: the builder object or the Keras model it built."""
+    model = resolve_builder(model)
+    if not hasattr(model, "variable_mapping"):
+        raise TypeError(
+            f"generate() needs a model built by kerasformers.models.build_transformer_model, got "
+            f"{type(model).__name__}: for a Keras model built elsewhere, decode with "
+            "kerasformers.generation.AutoRegressiveDecoder over its full forward pass"
+        )
     if hasattr(model, "seq2seq_decoder"):
         return model.seq2seq_decoder()
     from kerasformers.models.transformer import UniLM_Mask

@@ -16,7 +16,7 @@ from keras import ops
 
 from . import sampling
 from .constraints import SequenceTrie
-from .decoders import decoder_for, left_pad, map_state
+from .decoders import decoder_for, left_pad, map_state, resolve_builder
 from .text import StopStrings, text_codec
 
 BEAM_NEG = -1.0e9  # the constant HF uses to retire beams
@@ -271,6 +271,7 @@ def generate(
     Returns the new tokens as an int array (B, T ≤ max_new_tokens), padded with `pad_id`
     after each row's end.
     """
+    model = resolve_builder(model)
     stop_ids = [] if stop_ids is None else [int(i) for i in np.atleast_1d(stop_ids)]
     _check(
         inputs,

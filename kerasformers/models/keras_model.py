@@ -23,7 +23,20 @@ _MODEL_SUFFIX = ".keras"
 
 @keras.saving.register_keras_serializable(package="kerasformers")
 class TransformerModel(keras.Model):
-    """A functional model whose save_weights / load_weights / save take any file name."""
+    """A functional model whose save_weights / load_weights / save take any file name.
+
+    ``transformer`` is the builder object that made it (None after ``keras.models.load_model``), so
+    `generate(model)` works on what build_transformer_model returns by default.
+    """
+
+    @property
+    def transformer(self):
+        return self.__dict__.get("_kerasformers_transformer")
+
+    @transformer.setter
+    def transformer(self, builder):
+        # Stored past Keras's attribute tracking: the builder is not a layer or a variable.
+        object.__setattr__(self, "_kerasformers_transformer", builder)
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
         if os.fspath(filepath).endswith(_WEIGHTS_SUFFIX):

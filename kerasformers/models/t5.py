@@ -453,6 +453,7 @@ class T5(T5_Base):
         self._decoder.context_bias = None
         self.inputs, self.outputs = [encoder_ids, decoder_ids], outputs
         self.model = TransformerModel(self.inputs, outputs, name=self.name)
+        self.model.transformer = self
         self.built = True
         return self.model
 

@@ -120,6 +120,7 @@ class Transformer:
         self.model = TransformerModel(
             model_inputs if len(model_inputs) > 1 else model_inputs[0], outputs, name=self.name
         )
+        self.model.transformer = self
         self.built = True
         return self.model
 

@@ -25,8 +25,8 @@ import keras
 from keras import ops
 
 from ..layers import Loss
+from . import bidirectional, readers
 from . import encoder as encoders
-from . import readers
 from .base import Task, pad
 
 # ---- readers -----------------------------------------------------------------------------
@@ -362,9 +362,42 @@ class TitleGenerationTask(Seq2SeqTask):
 
     name = "title-generation"
     metric = "rouge-l"
+    option_names = Seq2SeqTask.option_names + ("bidirectional",)
+
+    def __init__(self, bidirectional=False, **kwargs):
+        """``bidirectional=True`` (UniLM only): also train an R2L model on reversed titles and decode
+        ``decoding="beam"`` with the bidirectional beam (``kerasformers.tasks.bidirectional``)."""
+        super().__init__(bidirectional=bool(bidirectional), **kwargs)
+        if self.options["bidirectional"] and str(self.model_family).startswith(("t5", "mt5")):
+            raise ValueError(
+                f"{self.name}: bidirectional=True needs model=bert (UniLM), not {self.model_family!r}"
+            )
 
     def read(self, path, skip_bad=False):
         return read_titles(path, skip_bad)
+
+    def build(self):
+        super().build()
+        if self.options["bidirectional"]:
+            bidirectional.build_r2l(self)
+
+    def features(self, record, training):
+        features = super().features(record, training)
+        if training and self.options["bidirectional"]:
+            features = [bidirectional.add_r2l_features(f) for f in features]
+        return features
+
+    def collate(self, features, length, with_labels=True):
+        arrays = super().collate(features, length, with_labels)
+        if self.options["bidirectional"]:
+            arrays += [pad([f["r2l_token_ids"] for f in features], length), arrays[1]]
+        return arrays
+
+    def predict_batch(self, features, length):
+        if not (self.options["bidirectional"] and self.options["decoding"] == "beam"):
+            return super().predict_batch(features, length)
+        ids = bidirectional.decode_titles(self, [f["token_ids"] for f in features])
+        return [self.tokenizer.decode(row) for row in ids]
 
 
 def write_title_json_lines(records, path):

@@ -100,3 +100,21 @@ def test_bad_input_raises_clear_errors(gpt2):
         generate(gpt2, [[]], max_new_tokens=3)
     with pytest.raises(ValueError, match="stream"):
         generate(gpt2, [PROMPT], num_beams=2, stream=True)
+
+
+def test_generate_accepts_the_keras_model_build_transformer_model_returns(gpt2):
+    # build_transformer_model returns the Keras model by default; it remembers its builder.
+    keras_model = gpt2.model
+    assert keras_model.transformer is gpt2
+    from_builder = generate(gpt2, [PROMPT], max_new_tokens=5)
+    from_keras_model = generate(keras_model, [PROMPT], max_new_tokens=5)
+    np.testing.assert_array_equal(from_keras_model, from_builder)
+
+
+def test_generate_names_what_it_needs_for_a_foreign_keras_model():
+    import keras
+
+    inputs = keras.Input((None,), dtype="int32")
+    foreign = keras.Model(inputs, keras.layers.Embedding(VOCAB, 8)(inputs))
+    with pytest.raises(TypeError, match="build_transformer_model"):
+        generate(foreign, [PROMPT], max_new_tokens=2)
