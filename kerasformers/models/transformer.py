@@ -297,6 +297,11 @@ class Transformer:
             layer = self.layers.get(self.prefixed(layer_name))
             if layer is None:
                 continue
+            if len(layer.weights) < len(names):
+                raise CheckpointError(
+                    f"layer {layer_name!r} has {len(layer.weights)} weights but the mapping names "
+                    f"{len(names)} variables {names}: the checkpoint would be incomplete"
+                )
             for variable, ckpt_name in zip(layer.weights, names):
                 tensors[ckpt_name] = self.create_variable(ckpt_name, ops.convert_to_numpy(variable))
         return tensors

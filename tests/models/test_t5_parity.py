@@ -179,3 +179,22 @@ def test_tie_word_embeddings_false_gives_an_untied_head(tmp_path):
             ).logits
         )
     assert_close(to_numpy(ours([src, dec])), expected, what="untied t5 logits")
+
+
+def test_saving_refuses_a_layer_with_fewer_weights_than_its_mapping(tmp_path):
+    # t5.1.1 maps a gated FFN (wi_0, wi_1, wo); without hidden_act=[gelu, linear] the FFN has two weights,
+    # and a silent save would write a checkpoint that cannot load back.
+    from kerasformers.checkpoints import CheckpointError
+
+    t5 = build_transformer_model(
+        model="mt5.1.1",
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=12,
+        return_keras_model=False,
+    )
+    with pytest.raises(CheckpointError, match="FeedForward' has 2 weights but the mapping names 3"):
+        t5.save_weights_as_checkpoint(str(tmp_path / "t5.ckpt"))
+    assert not list(tmp_path.iterdir())
