@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasformers.tasks.bidirectional import bidirectional_beam_search, log_softmax
 from kerasformers.layers import (
     CausalBias,
     FeedForward,
@@ -146,65 +147,32 @@ def masked_cross_entropy(y_true, y_pred):
 
 
 # ---------------------------------------------------------------------- decoding
-def log_softmax(x):
-    x = x - x.max(-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+def pair_scorer(model, source, tgt_len):
+    """``score_pairs`` for the bidirectional beam (kerasformers.tasks.bidirectional): every
+    (L2R i, R2L j) pair in one batch, each decoder seeing the other's partial output."""
 
-
-class BidirectionalBeamSearch:
-    """Beam search that advances L2R and R2L candidates together (see module docstring)."""
-
-    def __init__(self, model, tgt_len):
-        self.model = model
-        self.tgt_len = tgt_len
-
-    def pair_scores(self, source, l2r, r2l):
-        """Next-token log-probs of every (L2R i, R2L j) pair: (k_l, k_r, V) each."""
-        k_l, k_r, t = len(l2r), len(r2l), l2r.shape[1]
-        left = np.zeros((k_l * k_r, self.tgt_len), "int32")
+    def score_pairs(l2r, r2l):
+        k_l, k_r = len(l2r), len(r2l)
+        left = np.zeros((k_l * k_r, tgt_len), "int32")
         right = np.zeros_like(left)
-        left[:, :t] = np.repeat(l2r, k_r, axis=0)
-        right[:, :t] = np.tile(r2l, (k_l, 1))
+        left[:, 0] = right[:, 0] = START
+        left[:, 1 : 1 + l2r.shape[1]] = np.repeat(l2r, k_r, axis=0)
+        right[:, 1 : 1 + r2l.shape[1]] = np.tile(r2l, (k_l, 1))
         src = np.repeat(source[None], k_l * k_r, axis=0)
-        l_logits, r_logits = (ops.convert_to_numpy(o) for o in self.model([src, left, right]))
+        l_logits, r_logits = (ops.convert_to_numpy(o) for o in model([src, left, right]))
         shape = (k_l, k_r, -1)
-        return log_softmax(l_logits[:, t - 1]).reshape(shape), log_softmax(r_logits[:, t - 1]).reshape(shape)
+        return (
+            log_softmax(l_logits[:, l2r.shape[1]]).reshape(shape),
+            log_softmax(r_logits[:, r2l.shape[1]]).reshape(shape),
+        )
 
-    @staticmethod
-    def advance(seqs, scores, step_logprobs, topk):
-        """One beam step for one direction; returns new (seqs, scores, ended)."""
-        total = scores[:, None] + step_logprobs  # (k, V)
-        flat = np.argsort(-total, axis=None)[:topk]
-        rows, tokens = np.unravel_index(flat, total.shape)
-        seqs = np.concatenate([seqs[rows], tokens[:, None]], axis=1)
-        return seqs, total[rows, tokens], tokens == END
+    return score_pairs
 
-    def __call__(self, source, topk=3, bidirectional=True):
-        l2r = r2l = np.full((1, 1), START, "int32")
-        l_scores = r_scores = np.zeros(1)
-        for _ in range(self.tgt_len - 1):
-            l_lp, r_lp = self.pair_scores(source, l2r, r2l)
-            if bidirectional:  # a candidate's score: average over all partners
-                l_step, r_step = l_lp.mean(axis=1), r_lp.mean(axis=0)
-            else:  # L2R only, partnered with the R2L start state (ablation)
-                l_step, r_step = l_lp[:, 0], r_lp[0] * 0 - np.inf
-            l2r, l_scores, l_end = self.advance(l2r, l_scores, l_step, topk)
-            if bidirectional:
-                r2l, r_scores, r_end = self.advance(r2l, r_scores, r_step, topk)
-            else:
-                r2l, r_end = r2l[:1], np.zeros(1, bool)
-            best_l, best_r = l_scores.argmax(), r_scores.max() if bidirectional else -np.inf
-            if l_end[best_l] and l_scores[best_l] >= best_r:
-                return l2r[best_l, 1:-1]
-            if bidirectional and r_end[r_scores.argmax()] and r_scores.max() >= l_scores.max():
-                return r2l[r_scores.argmax(), 1:-1][::-1]
-            # finished but beaten candidates leave the beam
-            l2r, l_scores = l2r[~l_end], l_scores[~l_end]
-            if bidirectional:
-                r2l, r_scores = r2l[~r_end], r_scores[~r_end]
-            if len(l2r) == 0 or (bidirectional and len(r2l) == 0):
-                break
-        return l2r[l_scores.argmax(), 1:] if len(l2r) else np.zeros(0, "int32")
+
+def decode(model, source, tgt_len, topk, bidirectional=True):
+    """Tag ids of one source; ``bidirectional=False``: the L2R beam alone (the ablation)."""
+    score_pairs = pair_scorer(model, source, tgt_len)
+    return bidirectional_beam_search(score_pairs, END, tgt_len - 1, topk, both_sides=bidirectional)
 
 
 # ---------------------------------------------------------------------- main
@@ -215,8 +183,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval", type=int, default=100)
     parser.add_argument("--topk", type=int, default=3)
+    parser.add_argument("--titles", action="store_true", help="title-generation bidirectional=True instead")
+    parser.add_argument("--quick", action="store_true", help="with --titles: a tiny run (pipeline check)")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
+    if args.titles:
+        return compare_on_titles(args)
 
     src_len, tgt_len = 20, 14
     pairs = load_corpus(max_chars=src_len, max_words=tgt_len - 2, limit=args.sentences + args.eval)
@@ -239,12 +211,11 @@ def main():
         [src, l2r_in, r2l_in], [l2r_out, r2l_out], batch_size=args.batch_size, epochs=args.epochs, verbose=2
     )
 
-    search = BidirectionalBeamSearch(model, tgt_len)
     test_src = batches(test, chars, tags, src_len, tgt_len)[0]
     for bidirectional in (False, True):
         exact = token = total = 0
         for (_text, gold), source in zip(test, test_src):
-            predicted = tags.decode(search(source, topk=args.topk, bidirectional=bidirectional).tolist())
+            predicted = tags.decode(decode(model, source, tgt_len, args.topk, bidirectional).tolist())
             exact += predicted == gold
             token += sum(p == g for p, g in zip(predicted, gold))
             total += len(gold)
@@ -254,10 +225,46 @@ def main():
     print(
         text,
         "→",
-        " ".join(tags.decode(search(test_src[0], topk=args.topk).tolist())),
+        " ".join(tags.decode(decode(model, test_src[0], tgt_len, args.topk).tolist())),
         "| gold:",
         " ".join(gold),
     )
+
+
+def compare_on_titles(args):
+    """The ``title-generation`` option on People's Daily pseudo-titles (first sentence of a paragraph
+    from the rest): Rouge/BLEU of the bidirectional beam vs the L2R beam over the same L2R model."""
+    import json
+    import time
+
+    from kerasformers.tasks.bidirectional import decode_titles
+    from kerasformers.tasks.title import TitleGenerationTask, peoples_daily_titles, title_scores
+
+    hidden, layers = (32, 1) if args.quick else (64, 2)
+    sentences, count = (32, 4) if args.quick else (args.sentences, args.eval)
+    records = peoples_daily_titles(sentences + count)
+    train, test = records[:sentences], records[sentences:]
+    encoder = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 2}
+    task = TitleGenerationTask(
+        checkpoint="scratch",
+        encoder={**encoder, "intermediate_size": 2 * hidden},
+        maxlen=128,
+        max_target_length=32,
+        beam_size=args.topk,
+        bidirectional=True,
+    )
+    start = time.time()
+    task.fit(train, epochs=1 if args.quick else args.epochs, batch_size=args.batch_size, verbose=2)
+    results = {"train": len(train), "test": len(test), "fit_seconds": round(time.time() - start)}
+    references = [r["title"] for r in test]
+    prompts = [task.features(r, training=False)[0]["token_ids"] for r in test]
+    for name, both_sides in (("l2r_beam", False), ("bidirectional_beam", True)):
+        titles = [task.tokenizer.decode(ids) for ids in decode_titles(task, prompts, both_sides)]
+        results[name] = {k: round(v, 4) for k, v in title_scores(titles, references).items()}
+    task.options["bidirectional"] = False  # predict() now takes the generate() path: the L2R model alone
+    results["l2r_generate_beam"] = {k: round(v, 4) for k, v in task.evaluate(test).items()}
+    print(json.dumps(results, ensure_ascii=False))
+    return results
 
 
 if __name__ == "__main__":

@@ -99,8 +99,7 @@ def _side_logprobs(model, source, candidates, rows):
     """Next-token log-probabilities of UniLM ``model`` for each candidate after ``source``. The
     batch is always ``rows`` sequences long (padded), so the model compiles once per length."""
     count, steps = candidates.shape
-    token_ids = np.zeros(rows.shape, "int32")
-    token_ids[:] = rows
+    token_ids = rows.copy()
     token_ids[:count, len(source) : len(source) + steps] = candidates
     segment_ids = np.zeros_like(token_ids)
     segment_ids[:, len(source) :] = 1  # padding after the candidate sits in the (unseen) future
@@ -133,7 +132,6 @@ def decode_titles(task, prompts, both_sides=True):
         length = bucket_length([len(source) + max_steps], task.maxlen)
         rows = np.zeros((topk, length), "int32")
         rows[:, : len(source)] = source
-
         score_pairs = _unilm_pair_scorer(l2r_model, r2l_model, source, rows, both_sides)
         ids = bidirectional_beam_search(
             score_pairs, task.tokenizer._token_end_id, max_steps, topk, both_sides

@@ -367,6 +367,8 @@ class TitleGenerationTask(Seq2SeqTask):
     def __init__(self, bidirectional=False, **kwargs):
         """``bidirectional=True`` (UniLM only): also train an R2L model on reversed titles and decode
         ``decoding="beam"`` with the bidirectional beam (``kerasformers.tasks.bidirectional``)."""
+        if bidirectional not in (True, False):
+            raise ValueError(f"title-generation: bidirectional must be true or false, got {bidirectional!r}")
         super().__init__(bidirectional=bool(bidirectional), **kwargs)
         if self.options["bidirectional"] and str(self.model_family).startswith(("t5", "mt5")):
             raise ValueError(

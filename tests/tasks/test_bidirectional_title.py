@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasformers.tasks import load
-from kerasformers.tasks.bidirectional import bidirectional_beam_search, decode_titles
+from kerasformers.tasks.bidirectional import bidirectional_beam_search
 from kerasformers.tasks.title import TitleGenerationTask, title_scores
 
 TINY = {
@@ -38,24 +38,22 @@ def task():
     task = TitleGenerationTask(
         checkpoint="scratch", encoder=TINY, maxlen=24, max_target_length=5, bidirectional=True, beam_size=2
     )
-    task.fit(topic_records(192), epochs=6, batch_size=32, learning_rate=5e-3, verbose=0)
+    task.fit(topic_records(160), epochs=8, batch_size=32, learning_rate=1e-2, verbose=0)
     return task
 
 
 def test_bidirectional_title_learns_and_is_deterministic(task):
-    test = topic_records(12, seed=1)
-    scores = task.evaluate(test)
-    constant = title_scores(["阴雨绵绵"] * len(test), [r["title"] for r in test])["rouge-l"]
-    assert scores["rouge-l"] > constant + 0.3
-    texts = [r["text"] for r in test[:4]]
-    assert task.predict(texts) == task.predict(texts, batch_size=3)
-    prompts = [task.tokenizer.encode(t)[0] for t in texts]
-    r2l_alone = [task.tokenizer.decode(ids) for ids in decode_titles(task, prompts, both_sides=False)]
-    assert len(r2l_alone) == 4  # the L2R-only ablation runs on the same models
+    test = topic_records(8, seed=1)
+    references = [r["title"] for r in test]
+    titles = [answer["title"] for answer in task.predict([r["text"] for r in test], batch_size=8)]
+    constant = title_scores(["阴雨绵绵"] * len(test), references)["rouge-l"]
+    assert title_scores(titles, references)["rouge-l"] > constant + 0.3
+    again = task.predict([r["text"] for r in test[:3]], batch_size=2)  # other batches, same titles
+    assert [answer["title"] for answer in again] == titles[:3]
 
 
 def test_bidirectional_title_save_load(task, tmp_path):
-    texts = [r["text"] for r in topic_records(4, seed=3)]
+    texts = [r["text"] for r in topic_records(3, seed=3)]
     expected = task.predict(texts)
     task.save(tmp_path / "bi")
     again = load(tmp_path / "bi")
@@ -65,9 +63,11 @@ def test_bidirectional_title_save_load(task, tmp_path):
     assert len(task.train_model.get_weights()) > len(task.transformer.model.get_weights())  # R2L saved too
 
 
-def test_bidirectional_refuses_t5():
+def test_bidirectional_refuses_t5_and_non_booleans():
     with pytest.raises(ValueError, match="bidirectional=True needs model=bert"):
         TitleGenerationTask(checkpoint="scratch", model="t5", bidirectional=True)
+    with pytest.raises(ValueError, match="bidirectional must be true or false, got 'False'"):
+        TitleGenerationTask(checkpoint="scratch", bidirectional="False")  # a string would be truthy
 
 
 def fixed_scorer(l2r_table, r2l_table):
