@@ -124,8 +124,11 @@ def test_ctrl_c_terminates_workers_and_exits_promptly(tmp_path):
     pid_dir.mkdir()
     script = textwrap.dedent(
         f"""
-        import os, sys, time
+        import os, signal, sys, time
         from kerasformers.data.parallel import parallel_apply
+
+        # A shell's background job (`make test &`) inherits SIGINT as ignored; a terminal's Ctrl-C does not.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
         def slow(x):
             open(os.path.join({str(pid_dir)!r}, str(os.getpid())), "w").close()
