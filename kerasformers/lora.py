@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .collect import collect_once
+
 ATTENTION = r".*MultiHead\w*Attention/[qkvo]_dense"
 FEED_FORWARD = r".*FeedForward/(i\d+|o)_dense"
 GATED_ATTENTION = r".*GatedAttentionUnit/[io]_dense"
@@ -97,23 +99,25 @@ def merge_lora(model):
     ``{layer path: (A, B, rank, alpha)}`` for `unmerge_lora`.
     """
     removed = {}
-    for layer in adapted_layers(model):
-        base, a, b = _base_and_adapters(layer)
-        scale = layer.lora_alpha / layer.lora_rank
-        base.assign(ops.add(base, scale * ops.matmul(a, b)))
-        removed[layer.path] = (
-            ops.convert_to_numpy(a),
-            ops.convert_to_numpy(b),
-            layer.lora_rank,
-            layer.lora_alpha,
-        )
-        for name in ("lora_kernel_a", "lora_kernel_b", "lora_embeddings_a", "lora_embeddings_b"):
-            if hasattr(layer, name):
-                delattr(layer, name)
-        layer.lora_enabled, layer.lora_rank, layer.lora_alpha = False, None, None
-        base.trainable = True
+    with collect_once():
+        for layer in adapted_layers(model):
+            removed[layer.path] = _merge_layer(layer)
     _forget_compiled_functions(model)
     return removed
+
+
+def _merge_layer(layer):
+    """Fold one layer's adapter into its base weight, remove it, and return it."""
+    base, a, b = _base_and_adapters(layer)
+    scale = layer.lora_alpha / layer.lora_rank
+    base.assign(ops.add(base, scale * ops.matmul(a, b)))
+    adapter = (ops.convert_to_numpy(a), ops.convert_to_numpy(b), layer.lora_rank, layer.lora_alpha)
+    for name in ("lora_kernel_a", "lora_kernel_b", "lora_embeddings_a", "lora_embeddings_b"):
+        if hasattr(layer, name):
+            delattr(layer, name)
+    layer.lora_enabled, layer.lora_rank, layer.lora_alpha = False, None, None
+    base.trainable = True
+    return adapter
 
 
 def unmerge_lora(model, adapters):

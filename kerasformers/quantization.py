@@ -15,6 +15,8 @@ import warnings
 import keras
 import numpy as np
 
+from .collect import collect_once
+
 
 def quantize_int8(model):
     """Quantise ``model`` in place to int8; returns the paths of the layers that changed.
@@ -24,7 +26,7 @@ def quantize_int8(model):
     """
     if not model.built:
         raise ValueError("quantize_int8: build the model (call it once) before quantising it")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), collect_once():
         warnings.filterwarnings("ignore", message=".*does not have a `quantize` method.*")
         model.quantize("int8")
     changed = quantized_layers(model)

@@ -1,10 +1,14 @@
 """safetensors checkpoints, single-file or sharded, via the `safetensors` library.
 
-`safe_open` memory-maps the file and parses only its JSON header, so listing
-names and shapes is free and `reader[name]` copies out just that tensor.
+`safe_open` validates the file and lists names, shapes and dtypes from its JSON header;
+`reader[name]` reads just that tensor's bytes (at the offsets the header gives) into a fresh
+array. Reading with `readinto` instead of through safetensors' memory map keeps the file's pages
+out of this process's resident memory, so a model loaded tensor by tensor holds one copy.
 """
 
+import json
 import os
+import struct
 
 import ml_dtypes
 import numpy as np
@@ -47,6 +51,7 @@ class SafetensorsReader(CheckpointReader):
     def __init__(self, path):
         super().__init__(path)
         self._handles = {}
+        self._offsets = {}  # file -> (first data byte, {name: (begin, end)})
         if self.path.endswith(".json"):
             self._names = read_weight_map(self.path)  # name -> shard file
         else:
@@ -79,17 +84,39 @@ class SafetensorsReader(CheckpointReader):
             raise CheckpointError(f"Variable {name!r} in {self._names[name]} has unsupported dtype {tag}")
         return SAFETENSORS_DTYPES[tag]
 
+    def _data_offsets(self, file):
+        """The byte where tensor data starts and each tensor's (begin, end) after it, from the header."""
+        if file not in self._offsets:
+            self._open(file)  # safetensors has validated the header
+            with open(file, "rb") as handle:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                header = json.loads(handle.read(length))
+            spans = {k: tuple(v["data_offsets"]) for k, v in header.items() if k != "__metadata__"}
+            self._offsets[file] = (8 + length, spans)
+        return self._offsets[file]
+
     def _read(self, name):
-        self._dtype(name)  # clear error for unsupported dtypes
-        try:
-            return self._open(self._names[name]).get_tensor(name)
-        except SafetensorError as e:
-            raise CheckpointError(f"Cannot read variable {name!r} from {self._names[name]}: {e}") from e
+        dtype = np.dtype(self._dtype(name))  # clear error for unsupported dtypes
+        shape = self._shape(name)
+        file = self._names[name]
+        start, spans = self._data_offsets(file)
+        begin, end = spans[name]
+        array = np.empty(shape, dtype=dtype)
+        if end - begin != array.nbytes:
+            raise CheckpointError(
+                f"Variable {name!r} in {file}: {end - begin} bytes for shape {shape} {dtype}"
+            )
+        with open(file, "rb") as handle:
+            handle.seek(start + begin)
+            if handle.readinto(array.reshape(-1).view(np.uint8)) != array.nbytes:
+                raise CheckpointError(f"Cannot read variable {name!r} from {file}: the file is truncated")
+        return array
 
     def close(self):
         for handle in self._handles.values():
             handle.__exit__(None, None, None)
         self._handles.clear()
+        self._offsets.clear()
 
 
 def write_safetensors(path, tensors, metadata=None):

@@ -11,6 +11,8 @@ import contextlib
 
 import keras
 
+from ..models.weight_order import mapped_variables
+
 
 def place(value, variable):
     """``value`` (host array) laid out like ``variable``; unchanged when it has no layout."""
@@ -32,7 +34,7 @@ def sharded_loading(transformer):
     for layer_name, names in transformer.variable_mapping().items():
         layer = transformer.layers.get(transformer.prefixed(layer_name))
         if layer is not None:
-            targets.update(zip(names, layer.weights))
+            targets.update(zip(names, mapped_variables(layer)))
     read = transformer.load_variable
 
     def load_variable(reader, name):

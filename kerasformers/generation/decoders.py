@@ -48,72 +48,27 @@ def map_state(fn, state):
     return fn(state)
 
 
-def bert_cached_call(model, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
-    """Incremental forward of a BERT-style (post-LN, learned positions) model with an MLM head.
-
-    Serves `build_transformer_model(..., application='lm' | 'unilm', with_mlm=True)` for
-    the BERT family, whose layers follow bert4keras's names.
-    """
-    layer = lambda name: model.layers[model.prefixed(name)]
-    x = layer("Embedding-Token")(token_ids)
-    if getattr(model, "segment_vocab_size", 0) > 0:
-        name = "Embedding-Token" if model.shared_segment_embeddings else "Embedding-Segment"
-        x = x + layer(name)(segment_ids if segment_ids is not None else ops.zeros_like(token_ids))
-    table = layer("Embedding-Position").embeddings
-    x = x + ops.cast(ops.take(table, ops.cast(position_ids, "int32"), axis=0), x.dtype)
-    x = layer("Embedding-Norm")(x)
-    if model.prefixed("Embedding-Mapping") in model.layers:
-        x = layer("Embedding-Mapping")(x)
-    new_caches = []
-    for i in range(model.num_hidden_layers):
-        name = f"Transformer-{i}-MultiHeadSelfAttention"
-        h, cache = layer(name)(
-            [x, x, x], attention_bias=attention_bias, cache=caches[i], cache_index=cache_index
-        )
-        x = layer(f"{name}-Norm")(x + h)
-        x = layer(f"Transformer-{i}-FeedForward-Norm")(x + layer(f"Transformer-{i}-FeedForward")(x))
-        new_caches.append(cache)
-    x = layer("MLM-Norm")(layer("MLM-Dense")(x))
-    x = layer("Embedding-Token")(x, mode="dense")
-    return layer("MLM-Bias")(x), new_caches
-
-
 class CausalDecoder:
-    """Decoder-only generation: GPT, GPT-2, GPT2_ML, and BERT-family LM / UniLM models.
+    """Decoder-only generation over `model.cached_call`: any causal or UniLM model whose layers
+    all have a cached path (GPT, GPT-2, GPT2_ML, BERT / ALBERT / RoFormer LM and UniLM...).
 
     unilm=True: the prompt is the source, fully visible to itself (UniLM seq2seq);
     generated tokens get segment id 1 and attend causally. Otherwise the prompt is causal.
     """
 
     def __init__(self, model, unilm=False):
-        if not getattr(model, "built", False):
-            raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
-        if getattr(model, "residual_attention_scores", False):
+        problem = model.cached_decoding_problem()
+        if problem is not None:
             raise ValueError(
-                "cached decoding does not support residual_attention_scores=True; decode with "
-                "AutoRegressiveDecoder over the full model instead"
+                f"{type(model).__name__} cannot decode with a KV cache: {problem}. "
+                "AutoRegressiveDecoder decodes any model over its full forward pass instead"
             )
         self.model = model
         self.unilm = unilm
-        if hasattr(model, "cached_call"):
-            self.forward = model.cached_call
-        elif (
-            model.prefixed("MLM-Bias") in model.layers
-            and model.prefixed("Transformer-0-MultiHeadSelfAttention") in model.layers
-        ):
-            self.forward = lambda *args, **kwargs: bert_cached_call(model, *args, **kwargs)
-        else:
-            raise ValueError(
-                f"{type(model).__name__} has no cached decoding path: use a GPT/GPT-2/GPT2_ML/T5 model "
-                "or a BERT-family model built with with_mlm=True and application='lm'/'unilm'"
-            )
+        self.forward = model.cached_call
+        self.init_caches = model.init_caches
         self.max_position = getattr(model, "max_position", None)
         self.variables = model.model.variables
-
-    def init_caches(self, batch_size, length):
-        model = self.model
-        shape = (batch_size, 2, length, model.num_attention_heads, model.attention_head_size)
-        return [ops.zeros(shape, dtype="float32") for _ in range(model.num_hidden_layers)]
 
     def prefill(self, prompt_ids, prompt_valid, total_length, segment_ids=None):
         """prompt_ids, prompt_valid (B, P), left-padded. Returns last-position logits (B, V).
@@ -193,11 +148,9 @@ def decoder_for(model):
             f"{type(model).__name__}: for a Keras model built elsewhere, decode with "
             "kerasformers.generation.AutoRegressiveDecoder over its full forward pass"
         )
-    if hasattr(model, "seq2seq_decoder"):
-        return model.seq2seq_decoder()
-    from kerasformers.models.transformer import UniLM_Mask
-
-    return CausalDecoder(model, unilm=isinstance(model, UniLM_Mask))
+    if hasattr(model, "encode"):
+        return Seq2SeqDecoder(model)
+    return CausalDecoder(model, unilm=model.attention_pattern == "unilm")
 
 
 class Seq2SeqDecoder:
@@ -205,8 +158,9 @@ class Seq2SeqDecoder:
     values are computed once, and the decoder self-attention uses a KV cache."""
 
     def __init__(self, model, decoder_start_id=0):
-        if not getattr(model, "built", False):
-            raise ValueError("build the model first (build_transformer_model(..., return_keras_model=False))")
+        problem = model.cached_decoding_problem()
+        if problem is not None:
+            raise ValueError(f"{type(model).__name__} cannot decode with a KV cache: {problem}")
         self.model = model
         self.start_id = decoder_start_id
         self.variables = model.model.variables
@@ -232,12 +186,9 @@ class Seq2SeqDecoder:
     def prefill(self, source_ids, source_valid, total_length):
         batch = source_ids.shape[0]
         length = total_length - source_ids.shape[1] + 1  # start token + new tokens
-        context = self.model.encoder(source_ids)
-        model = self.model
-        shape = (batch, 2, length, model.num_attention_heads, model.attention_head_size)
         state = {
-            "caches": [ops.zeros(shape, dtype="float32") for _ in range(model.num_hidden_layers)],
-            "cross_caches": model.cross_caches(context),
+            "caches": self.model.init_caches(batch, length),
+            "cross_caches": self.model.encode(source_ids),
             "cross_bias": _bias(ops.cast(source_valid, "bool")[:, None, :]),  # (B, 1, 1, S)
         }
         start = ops.full((batch,), self.start_id, dtype="int32")
@@ -247,11 +198,12 @@ class Seq2SeqDecoder:
         length = state["caches"][0].shape[2]
         visible = ops.arange(length)[None, None, None, :] <= cache_index
         self_bias = ops.where(visible, 0.0, NEG_INF)  # (1, 1, 1, L)
-        logits, caches = self.model.cached_decoder_call(
+        logits, caches = self.model.cached_call(
             token_ids[:, None],
-            cache_index,
+            ops.reshape(ops.cast(cache_index, "int32"), (1, 1)),  # the new token's position
             self_bias,
             state["caches"],
+            cache_index,
             state["cross_caches"],
             state["cross_bias"],
         )

@@ -164,6 +164,24 @@ class MultiHeadAttention(keras.layers.Layer):
             out = out + ops.einsum("bnts,tsh->btnh", probs, ops.cast(position_bias, qw.dtype))
         return out, own_scores
 
+    #: Checkpoint order of the weights, by path (see kerasformers.models.weight_order).
+    weight_order = tuple(
+        f"{dense}/{kind}"
+        for dense in ("q_dense", "k_dense", "v_dense", "o_dense")
+        for kind in ("kernel", "bias")
+    )
+
+    def project_keys_values(self, x):
+        """x (B, S, ·) → its keys and values (B, 2, S, heads, size): a read-only ``cache`` for
+        attending to a fixed context (an encoder-decoder's cross-attention) step after step."""
+        return ops.stack(
+            [
+                self._split_heads(self.k_dense(x), self.key_size),
+                self._split_heads(self.v_dense(x), self.head_size),
+            ],
+            axis=1,
+        )
+
     def compute_output_spec(self, inputs, **kwargs):
         q = inputs[0]
         out = keras.KerasTensor(

@@ -119,20 +119,29 @@ class PositionEmbedding(keras.layers.Layer):
         return alpha * coarse + (1.0 - alpha) * fine
 
     def call(self, inputs):
-        if self.hierarchical:
-            if self.custom_position_ids:
-                x, position_ids = inputs
-            else:
-                x = inputs
-                position_ids = ops.arange(ops.shape(x)[1])[None]
-            position_embeddings = self.hierarchical_embeddings(ops.cast(position_ids, "int32"))
-        elif self.custom_position_ids:
+        if self.custom_position_ids:
             x, position_ids = inputs
-            position_embeddings = ops.take(self.embeddings, ops.cast(position_ids, "int32"), axis=0)
         else:
-            x = inputs
-            seq_len = ops.shape(x)[1]
-            position_embeddings = ops.expand_dims(self.embeddings[:seq_len], 0)  # (1, seq, dim)
+            x, position_ids = inputs, None
+        return self._merge(x, position_ids)
+
+    def incremental_call(self, inputs, step):
+        """Cached decoding: the new tokens sit at the decoder's positions (B|1, T)."""
+        x = inputs[0] if self.custom_position_ids else inputs
+        return self._merge(x, step.position_ids)
+
+    def _merge(self, x, position_ids):
+        """Merge the table rows of ``position_ids`` (None: 0..T-1) into ``x`` (B, T, ·)."""
+        if position_ids is None and not self.hierarchical:
+            position_embeddings = ops.expand_dims(self.embeddings[: ops.shape(x)[1]], 0)  # (1, T, dim)
+        else:
+            if position_ids is None:
+                position_ids = ops.arange(ops.shape(x)[1])[None]
+            position_ids = ops.cast(position_ids, "int32")
+            if self.hierarchical:
+                position_embeddings = self.hierarchical_embeddings(position_ids)
+            else:
+                position_embeddings = ops.take(self.embeddings, position_ids, axis=0)
         position_embeddings = ops.cast(position_embeddings, self.compute_dtype)
         if self.merge_mode == "add":
             return x + position_embeddings

@@ -43,6 +43,12 @@ class FeedForward(keras.layers.Layer):
         self._activations = [get_activation(a) for a in self.activation]
         self.supports_masking = True
 
+    @property
+    def weight_order(self):
+        """Checkpoint order of the weights, by path (see kerasformers.models.weight_order)."""
+        denses = [dense.name for dense in self.input_denses] + ["o_dense"]
+        return tuple(f"{dense}/{kind}" for dense in denses for kind in ("kernel", "bias"))
+
     def build(self, input_shape):
         for dense in self.input_denses:
             dense.build(input_shape)

@@ -61,6 +61,11 @@ class GatedAttentionUnit(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
+    #: Checkpoint order of the weights, by path (see kerasformers.models.weight_order).
+    weight_order = ("q_gamma", "q_beta", "k_gamma", "k_beta") + tuple(
+        f"{dense}/{kind}" for dense in ("i_dense", "o_dense") for kind in ("kernel", "bias")
+    )
+
     def build(self, input_shape):
         hidden = input_shape[-1]
         self.q_gamma = self.add_weight(name="q_gamma", shape=(self.key_size,), initializer="ones")

@@ -14,8 +14,15 @@ def _bias_from_allowed(allowed):
     return ops.where(allowed, 0.0, NEG_INF)
 
 
+class _DecodingBias:
+    """In a cached decoding pass the decoder supplies the whole bias over the cache slots."""
+
+    def incremental_call(self, inputs, step):
+        return step.attention_bias
+
+
 @keras.saving.register_keras_serializable(package="kerasformers")
-class PaddingBias(keras.layers.Layer):
+class PaddingBias(_DecodingBias, keras.layers.Layer):
     """token_ids (B, S) → (B, 1, 1, S): keys equal to ``pad_id`` are hidden."""
 
     def __init__(self, pad_id=0, **kwargs):
@@ -34,7 +41,7 @@ class PaddingBias(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
-class CausalBias(keras.layers.Layer):
+class CausalBias(_DecodingBias, keras.layers.Layer):
     """ids (B, T) → (1, 1, T, T): position i sees j ≤ i (language models)."""
 
     def call(self, ids):
@@ -48,7 +55,7 @@ class CausalBias(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
-class UniLMBias(keras.layers.Layer):
+class UniLMBias(_DecodingBias, keras.layers.Layer):
     """segment_ids (B, T) → (B, 1, T, T): UniLM seq2seq mask.
 
     i sees j iff cumsum(segment)[j] ≤ cumsum(segment)[i]: the source (segment 0) is
@@ -65,7 +72,7 @@ class UniLMBias(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
-class SumBiases(keras.layers.Layer):
+class SumBiases(_DecodingBias, keras.layers.Layer):
     """Adds attention biases of broadcastable shapes."""
 
     def call(self, biases):

@@ -37,9 +37,16 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
     def call(self, inputs):
         if self.custom_position_ids:
             inputs, position_ids = inputs
-            position_ids = ops.cast(position_ids, "float32")
         else:
-            position_ids = ops.expand_dims(ops.arange(ops.shape(inputs)[1], dtype="float32"), 0)
+            position_ids = ops.expand_dims(ops.arange(ops.shape(inputs)[1]), 0)
+        return self._merge(inputs, position_ids)
+
+    def incremental_call(self, inputs, step):
+        """Cached decoding: the new tokens sit at the decoder's positions (B|1, T)."""
+        return self._merge(inputs[0] if self.custom_position_ids else inputs, step.position_ids)
+
+    def _merge(self, inputs, position_ids):
+        position_ids = ops.cast(position_ids, "float32")
         embeddings = ops.cast(sinusoidal_embeddings(position_ids, self.output_dim), inputs.dtype)
         if self.merge_mode == "add":
             return inputs + embeddings
@@ -47,7 +54,7 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
             return inputs * (embeddings + 1.0)
         if self.merge_mode == "zero":
             return embeddings
-        if not self.custom_position_ids:
+        if ops.shape(embeddings)[0] == 1:
             embeddings = ops.tile(embeddings, [ops.shape(inputs)[0], 1, 1])
         return ops.concatenate([inputs, embeddings], axis=-1)
 

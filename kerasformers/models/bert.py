@@ -15,7 +15,6 @@ from ..layers import (
     Add,
     BiasAdd,
     Embedding,
-    FeedForward,
     MultiHeadAttention,
     PositionEmbedding,
     TakeToken,
@@ -53,7 +52,6 @@ def post_ln_block_mapping(index, block):
 class BERT(Transformer):
     name_map = bert_names
     vocab_variables = ("bert/embeddings/word_embeddings", "cls/predictions/output_bias")
-    use_bias = True
     tied_copies = (
         ("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight"),
         ("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight"),
@@ -110,7 +108,7 @@ class BERT(Transformer):
         x, position_ids = self.apply_token_segment_embeddings(inputs)
         x = self.apply_position_embeddings(x, position_ids)
         x = self.layer_norm(x, name="Embedding-Norm")
-        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+        x = self.dropout(x, "Embedding-Dropout")
         if self.embedding_size != self.hidden_size:
             x = self.apply(
                 x,
@@ -186,38 +184,18 @@ class BERT(Transformer):
         attention_name = f"{self.block_name(index)}-MultiHeadSelfAttention"
         ffn_name = f"{self.block_name(index)}-FeedForward"
         attention_class, attention_kwargs = self.attention_layer()
-        h = self.apply(
+        h = self.attention(
             [x, x, x],
-            attention_class,
-            arguments=self.attention_arguments(x),
-            name=attention_name,
-            heads=self.num_attention_heads,
-            head_size=self.attention_head_size,
-            out_dim=self.hidden_size,
-            key_size=self.attention_key_size,
-            use_bias=self.use_bias,
-            attention_dropout=self.attention_dropout_rate,
-            kernel_initializer=self.initializer,
+            attention_name,
+            self.attention_arguments(x),
+            layer=attention_class,
             **attention_kwargs,
         )
         if self.residual_attention_scores:
             h, self.attention_scores = h
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{attention_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{attention_name}-Add")
-        x = self.layer_norm(x, name=f"{attention_name}-Norm")
-
-        h = self.apply(
-            x,
-            FeedForward,
-            name=ffn_name,
-            units=self.intermediate_size,
-            activation=self.hidden_act,
-            use_bias=self.use_bias,
-            kernel_initializer=self.initializer,
-        )
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{ffn_name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{ffn_name}-Add")
-        return self.layer_norm(x, name=f"{ffn_name}-Norm")
+        x = self.layer_norm(self.residual(x, h, attention_name), name=f"{attention_name}-Norm")
+        h = self.feed_forward(x, ffn_name)
+        return self.layer_norm(self.residual(x, h, ffn_name), name=f"{ffn_name}-Norm")
 
     def apply_final_layers(self, x):
         outputs = [x]

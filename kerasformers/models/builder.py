@@ -5,6 +5,7 @@ import os
 import warnings
 from typing import Any
 
+from ..checkpoints.lazy_init import deferred_initialization
 from .registry import get_model_class
 from .transformer import with_application
 
@@ -190,7 +191,12 @@ def build_transformer_model(
         source = config_path or "keyword arguments"
         raise ValueError(f"cannot build {model!r} from {source}: {error}") from error
     _check_unused(transformer, model, strict)
-    transformer.build(**config)
-    if checkpoint_path is not None:
+    if checkpoint_path is None:
+        transformer.build(**config)
+    else:
+        # No random values for the weights the checkpoint overwrites: the load gives every
+        # variable its first value (see kerasformers/checkpoints/lazy_init.py).
+        with deferred_initialization():
+            transformer.build(**config)
         transformer.load_weights_from_checkpoint(checkpoint_path)
     return transformer.model if return_keras_model else transformer

@@ -8,6 +8,7 @@ the task table); the pre-training heads keep BERT's ``cls/`` names, as HF's ``Er
 
 import keras
 import numpy as np
+from keras import ops
 
 from ..checkpoints.maps import ernie as ernie_names
 from ..layers import Add, Embedding
@@ -38,6 +39,13 @@ class ERNIE(BERT):
     @property
     def task_input_index(self):
         return 2 if self.segment_vocab_size > 0 else 1
+
+    def incremental_inputs(self, token_ids, segment_ids, position_ids):
+        """Cached decoding feeds task id 0 (ERNIE's default task) to every new token."""
+        inputs = super().incremental_inputs(token_ids, segment_ids, position_ids)
+        if self.use_task_id:
+            inputs.insert(self.task_input_index, ops.zeros_like(token_ids))
+        return inputs
 
     def apply_token_segment_embeddings(self, inputs):
         inputs = list(inputs)

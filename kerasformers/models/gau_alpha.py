@@ -6,7 +6,6 @@ projection of size ``attention_key_size`` and the length-aware 'softmax_plus'
 normalisation. Embeddings and the tied MLM head are RoFormer-v2's.
 """
 
-import keras
 from keras import ops
 
 from ..checkpoints.maps import gau_alpha as gau_alpha_names
@@ -58,8 +57,7 @@ class GAU_alpha(RoFormerV2):
             attention_dropout=self.attention_dropout_rate,
             kernel_initializer=self.initializer,
         )
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{name}-Dropout")
-        x = self.apply([x, h], keras.layers.Add, name=f"{name}-Add")
+        x = self.residual(x, h, name)
         return self.layer_norm(x, f"{name}-Norm")
 
     def variable_mapping(self):

@@ -4,15 +4,13 @@ Block (as BERT): x = LN(x + Attn(x)); x = LN(x + FFN(x)); no LayerNorm on the em
 Inputs: token_ids (B, T) [, segment_ids (B, T)]. Output: next-token distribution
 (B, T, vocab) through the token embedding (x·Eᵀ) and `final_activation` ('softmax').
 
-Every GPT-style family also offers `cached_call`, the incremental forward used by
-`kerasformers.generation`: it reuses the built layers and a per-layer KV cache.
+Cached decoding (`Transformer.cached_call`) runs these same template steps over a KV cache.
 """
 
 import keras
-from keras import ops
 
 from ..checkpoints.maps import gpt as gpt_names
-from ..layers import Embedding, FeedForward, MultiHeadAttention, PositionEmbedding
+from ..layers import Embedding, PositionEmbedding
 from .bert import post_ln_block_mapping
 from .registry import register_model
 from .transformer import LM_Mask, Transformer
@@ -49,36 +47,14 @@ def from_hf_config(kwargs):
 class CausalMixin:
     """GPT-style families are language models whatever `application` says."""
 
+    attention_pattern = "causal"
+
     def compute_attention_bias(self, inputs=None):
         return LM_Mask.compute_attention_bias(self, inputs)
 
 
-class CachedDecoderMixin:
-    """Incremental decoding over the built layers (see `kerasformers.generation`)."""
-
-    def layer(self, name):
-        return self.layers[self.prefixed(name)]
-
-    def init_caches(self, batch_size, length, dtype="float32"):
-        """One zero KV cache (B, 2, L, heads, head_size) per layer."""
-        shape = (batch_size, 2, length, self.num_attention_heads, self.attention_head_size)
-        return [ops.zeros(shape, dtype=dtype) for _ in range(self.num_hidden_layers)]
-
-    def self_attention(self, name, x, attention_bias, cache, cache_index):
-        return self.layer(name)(
-            [x, x, x], attention_bias=attention_bias, cache=cache, cache_index=cache_index
-        )
-
-    def embed_positions(self, x, position_ids):
-        layer = self.layer("Embedding-Position")
-        position_ids = ops.cast(position_ids, "int32")
-        if layer.hierarchical:
-            return x + ops.cast(layer.hierarchical_embeddings(position_ids), x.dtype)
-        return x + ops.cast(ops.take(layer.embeddings, position_ids, axis=0), x.dtype)
-
-
 @register_model("gpt")
-class GPT(CausalMixin, CachedDecoderMixin, Transformer):
+class GPT(CausalMixin, Transformer):
     name_map = gpt_names
     vocab_variables = ("gpt/embeddings/word_embeddings",)
     tied_copies = (
@@ -143,7 +119,7 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
             hierarchical=self.hierarchical_position,
             embeddings_initializer=self.initializer,
         )
-        return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+        return self.dropout(x, "Embedding-Dropout")
 
     def token_embedding(self, token_ids):
         return self.apply(
@@ -166,68 +142,20 @@ class GPT(CausalMixin, CachedDecoderMixin, Transformer):
             embeddings_initializer=self.initializer,
         )
 
-    def attention_layer(self, x, index):
-        return self.apply(
-            [x, x, x],
-            MultiHeadAttention,
-            arguments={"attention_bias": self.compute_attention_bias()},
-            name=f"Transformer-{index}-MultiHeadSelfAttention",
-            heads=self.num_attention_heads,
-            head_size=self.attention_head_size,
-            out_dim=self.hidden_size,
-            key_size=self.attention_key_size,
-            attention_dropout=self.attention_dropout_rate,
-            kernel_initializer=self.initializer,
-        )
-
-    def feed_forward_layer(self, x, name):
-        return self.apply(
-            x,
-            FeedForward,
-            name=name,
-            units=self.intermediate_size,
-            activation=self.hidden_act,
-            kernel_initializer=self.initializer,
-        )
-
-    def residual(self, x, h, name):
-        h = self.apply(h, keras.layers.Dropout, rate=self.dropout_rate, name=f"{name}-Dropout")
-        return self.apply([x, h], keras.layers.Add, name=f"{name}-Add")
+    def self_attention(self, x, name):
+        return self.attention([x, x, x], name, {"attention_bias": self.compute_attention_bias()})
 
     def apply_main_layers(self, x, index):
         attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
         ffn_name = f"Transformer-{index}-FeedForward"
-        x = self.residual(x, self.attention_layer(x, index), attention_name)
+        x = self.residual(x, self.self_attention(x, attention_name), attention_name)
         x = self.layer_norm(x, name=f"{attention_name}-Norm")
-        x = self.residual(x, self.feed_forward_layer(x, ffn_name), ffn_name)
+        x = self.residual(x, self.feed_forward(x, ffn_name), ffn_name)
         return self.layer_norm(x, name=f"{ffn_name}-Norm")
 
     def apply_final_layers(self, x):
         x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
         return self.apply(x, keras.layers.Activation, activation=self.final_activation, name="LM-Activation")
-
-    # ------------------------------------------------------------------ cached decoding
-    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
-        """token_ids, position_ids (B, T); attention_bias (B|1, 1, T, L) over the cache slots.
-
-        Writes this chunk's keys/values at `cache_index` and returns (logits (B, T, V), caches).
-        """
-        x = self.layer("Embedding-Token")(token_ids)
-        if self.segment_vocab_size > 0:
-            if segment_ids is None:
-                segment_ids = ops.zeros_like(token_ids)
-            name = "Embedding-Token" if self.shared_segment_embeddings else "Embedding-Segment"
-            x = x + self.layer(name)(segment_ids)
-        x = self.embed_positions(x, position_ids)
-        new_caches = []
-        for i in range(self.num_hidden_layers):
-            name = f"Transformer-{i}-MultiHeadSelfAttention"
-            h, cache = self.self_attention(name, x, attention_bias, caches[i], cache_index)
-            x = self.layer(f"{name}-Norm")(x + h)
-            h = self.layer(f"Transformer-{i}-FeedForward")(x)
-            x = self.layer(f"Transformer-{i}-FeedForward-Norm")(x + h)
-            new_caches.append(cache)
-        return self.layer("Embedding-Token")(x, mode="dense"), new_caches
 
     # ------------------------------------------------------------------ weights
     def variable_mapping(self):

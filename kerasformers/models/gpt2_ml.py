@@ -24,26 +24,10 @@ class GPT2_ML(GPT):
     def apply_main_layers(self, x, index):
         attention_name = f"Transformer-{index}-MultiHeadSelfAttention"
         ffn_name = f"Transformer-{index}-FeedForward"
-        x = self.residual(x, self.attention_layer(x, index), attention_name)
+        x = self.residual(x, self.self_attention(x, attention_name), attention_name)
         h = self.layer_norm(x, name=f"{ffn_name}-Norm-0")
-        x = self.residual(x, self.feed_forward_layer(h, ffn_name), ffn_name)
+        x = self.residual(x, self.feed_forward(h, ffn_name), ffn_name)
         return self.layer_norm(x, name=f"{ffn_name}-Norm-1")
-
-    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
-        x = self.embed_positions(self.layer("Embedding-Token")(token_ids), position_ids)
-        x = self.layer("Embedding-Norm")(x)
-        new_caches = []
-        for i in range(self.num_hidden_layers):
-            h, cache = self.self_attention(
-                f"Transformer-{i}-MultiHeadSelfAttention", x, attention_bias, caches[i], cache_index
-            )
-            x = x + h
-            h = self.layer(f"Transformer-{i}-FeedForward")(
-                self.layer(f"Transformer-{i}-FeedForward-Norm-0")(x)
-            )
-            x = self.layer(f"Transformer-{i}-FeedForward-Norm-1")(x + h)
-            new_caches.append(cache)
-        return self.layer("Embedding-Token")(x, mode="dense"), new_caches
 
     def variable_mapping(self):
         mapping = {

@@ -7,8 +7,9 @@ distance clip(j - i, -K, K) + K (K = ``max_relative_position``),
     score_ij = q_i · (k_j + a_ij) / √d,      out_i = Σ_j p_ij (v_j + a_ij).
 
 The table has no variables, so the checkpoint is BERT's minus ``position_embeddings``.
-This module also holds the embeddings-without-positions + post-LN block shared by the
-RoFormer family (bert4keras's RoFormer subclasses NEZHA the same way).
+`PositionsInAttention` (here) is the piece RoFormer shares with NEZHA: no position table, an
+attention that reads a position table (bert4keras subclassed NEZHA for it; a mixin keeps
+RoFormer → BERT shallow).
 """
 
 import keras
@@ -63,6 +64,8 @@ class PositionalAttention(MultiHeadAttention):
         inputs,
         attention_bias=None,
         position_bias=None,
+        cache=None,
+        cache_index=None,
         previous_scores=None,
         return_scores=False,
         training=None,
@@ -72,6 +75,8 @@ class PositionalAttention(MultiHeadAttention):
             attention_bias=attention_bias,
             position_bias=position_bias,
             p_bias=self.p_bias,
+            cache=cache,
+            cache_index=cache_index,
             previous_scores=previous_scores,
             return_scores=return_scores,
             training=training,
@@ -81,28 +86,18 @@ class PositionalAttention(MultiHeadAttention):
         return {**super().get_config(), "p_bias": self.p_bias}
 
 
-@register_model("nezha")
-class NEZHA(BERT):
-    name_map = nezha_names
-    p_bias = "typical_relative"
+class PositionsInAttention:
+    """Mixin for BERT-layout families whose positions act inside attention rather than as a
+    learned table added to the embeddings (NEZHA's relative table, RoFormer's rotary positions).
 
-    def __init__(self, max_position=512, max_relative_position=64, **kwargs):
-        super().__init__(max_position=max_position, **kwargs)
-        self.max_relative_position = max_relative_position
+    The family sets ``p_bias`` (the attention's position scheme) and implements
+    ``compute_position_bias(x)`` (the table the attention reads, created once).
+    """
+
+    p_bias = None
 
     def apply_position_embeddings(self, x, position_ids):
-        return x  # positions act inside attention
-
-    def compute_position_bias(self, x=None):
-        if self.position_bias is None:
-            self.position_bias = self.apply(
-                x,
-                RelativePositionTable,
-                name="Embedding-Relative-Position",
-                max_relative_position=self.max_relative_position,
-                dim=self.attention_head_size,
-            )
-        return self.position_bias
+        return x  # no learned absolute table
 
     def attention_layer(self):
         return PositionalAttention, {"p_bias": self.p_bias}
@@ -114,3 +109,24 @@ class NEZHA(BERT):
         mapping = super().variable_mapping()
         del mapping["Embedding-Position"]
         return mapping
+
+
+@register_model("nezha")
+class NEZHA(PositionsInAttention, BERT):
+    name_map = nezha_names
+    p_bias = "typical_relative"
+
+    def __init__(self, max_position=512, max_relative_position=64, **kwargs):
+        super().__init__(max_position=max_position, **kwargs)
+        self.max_relative_position = max_relative_position
+
+    def compute_position_bias(self, x=None):
+        if self.position_bias is None:
+            self.position_bias = self.apply(
+                x,
+                RelativePositionTable,
+                name="Embedding-Relative-Position",
+                max_relative_position=self.max_relative_position,
+                dim=self.attention_head_size,
+            )
+        return self.position_bias

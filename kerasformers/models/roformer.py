@@ -1,8 +1,8 @@
 """RoFormer (Su et al. 2021) and RoFormer-v2.
 
-RoFormer is NEZHA's layout with rotary position embedding (RoPE) in place of relative
-embeddings: q and k are rotated pairwise by angles proportional to their positions, so
-q_i·k_j depends on i - j only. No position variables.
+RoFormer is BERT's layout with its positions inside attention, as NEZHA's, but rotary
+(RoPE) instead of relative embeddings: q and k are rotated pairwise by angles proportional
+to their positions, so q_i·k_j depends on i - j only. No position variables.
 
 RoFormer-v2 strips it down: no biases anywhere, and every LayerNorm becomes a
 parameter-free RMS norm x / √(mean(x²) + ε); the MLM head is the tied embedding alone.
@@ -16,7 +16,8 @@ from keras import ops
 from ..checkpoints import CheckpointError
 from ..checkpoints.maps import roformer as roformer_names
 from ..layers import Embedding, LayerNormalization, sinusoidal_embeddings
-from .nezha import NEZHA
+from .bert import BERT
+from .nezha import PositionsInAttention
 from .registry import register_model
 
 
@@ -33,7 +34,13 @@ class RotaryPositionTable(keras.layers.Layer):
         return None  # a position table, not a sequence: nothing to mask
 
     def call(self, x):
-        positions = ops.arange(ops.shape(x)[1])[None]
+        return self.table(ops.arange(ops.shape(x)[1])[None])
+
+    def incremental_call(self, x, step):
+        """Cached decoding: rotate the new tokens by their own positions (B|1, T)."""
+        return self.table(step.position_ids)
+
+    def table(self, positions):
         return ops.cast(sinusoidal_embeddings(positions, self.dim), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -50,12 +57,13 @@ def hf_sinusoid_table(positions, dim):
 
 
 @register_model("roformer")
-class RoFormer(NEZHA):
+class RoFormer(PositionsInAttention, BERT):
     name_map = roformer_names
     p_bias = "rotary"
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, max_position=512, **kwargs):
+        kwargs.pop("max_relative_position", None)  # bert4keras's RoFormer (a NEZHA subclass) accepted it
+        super().__init__(max_position=max_position, **kwargs)
         if self.extra_config.get("rotary_value"):
             raise ValueError(
                 "roformer: config has rotary_value=true (RoPE on the values too), which "
@@ -119,7 +127,7 @@ class RoFormerV2(RoFormer):
     def apply_embeddings(self, inputs):
         """Token (+ segment) embeddings → dropout → RMS norm (→ bias-free mapping)."""
         x, _ = self.apply_token_segment_embeddings(inputs)
-        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Embedding-Dropout")
+        x = self.dropout(x, "Embedding-Dropout")
         x = self.layer_norm(x, "Embedding-Norm")
         if self.embedding_size != self.hidden_size:
             x = self.apply(
@@ -144,7 +152,7 @@ class RoFormerV2(RoFormer):
                 kernel_initializer=self.initializer,
                 name="Output-Mapping",
             )
-        x = self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name="Output-MLM-Dropout")
+        x = self.dropout(x, "Output-MLM-Dropout")
         x = self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
         activation = "softmax" if self.with_mlm is True else self.with_mlm
         return self.apply(x, keras.layers.Activation, activation=activation, name="Output-MLM-Activation")

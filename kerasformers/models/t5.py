@@ -7,7 +7,8 @@ position table per stack (owned by block 0, shared by every layer). Versions:
 
 As in bert4keras, the builder returns an object with `.encoder` (token ids → context),
 `.decoder` ([context, decoder ids] → next-token distribution) and `.model`
-([encoder ids, decoder ids] → distribution). `.seq2seq_decoder()` is the cached path.
+([encoder ids, decoder ids] → distribution). Cached decoding: `encode` once, then `cached_call`
+per step, which runs the decoder's own template steps over the KV caches.
 """
 
 import math
@@ -20,12 +21,11 @@ from ..checkpoints.maps import t5 as t5_names
 from ..layers import (
     CausalBias,
     Embedding,
-    FeedForward,
     LayerNormalization,
-    MultiHeadAttention,
     PaddingBias,
     Scale,
 )
+from .incremental import CONTEXT, IncrementalPass
 from .keras_model import TransformerModel
 from .registry import register_model
 from .transformer import Transformer
@@ -104,6 +104,11 @@ class RelativePositionBiasT5(keras.layers.Layer):
         queries, keys = inputs
         return self.bias(ops.arange(ops.shape(queries)[1]), ops.arange(ops.shape(keys)[1]))
 
+    def incremental_call(self, inputs, step):
+        """Cached decoding: new tokens at the decoder's positions against every cache (or context) slot."""
+        keys = step.context_length if inputs[1] is CONTEXT else step.cache_length
+        return self.bias(step.position_ids[0], ops.arange(keys))
+
     def compute_output_shape(self, input_shape):
         return (1, self.heads, input_shape[0][1], input_shape[1][1])
 
@@ -123,6 +128,7 @@ class T5_Base(Transformer):
 
     name_map = t5_names
     vocab_variables = ("shared/embedding",)
+    use_bias = False
     default_version = "t5.1.0"
 
     def hf_tied_copies(self):
@@ -151,6 +157,8 @@ class T5_Base(Transformer):
         num_buckets = kwargs.pop("num_buckets", num_buckets)
         max_distance = kwargs.pop("max_distance", max_distance)
         projection = kwargs.pop("feed_forward_proj", None)
+        kwargs.pop("initializer_factor", None)  # HF's init scale: weights come from the checkpoint
+        hf_rescale = kwargs.pop("scale_decoder_outputs", None)  # transformers 5: the tied head's rescale
         if projection is not None and "hidden_act" not in kwargs:
             kwargs["hidden_act"] = _HF_ACTIVATIONS.get(projection, projection)
         kwargs.pop("max_position", None)  # relative positions: no table
@@ -168,6 +176,11 @@ class T5_Base(Transformer):
         self.tied_head = (
             self.version == "t5.1.0" if tie_word_embeddings is None else bool(tie_word_embeddings)
         )
+        if hf_rescale is not None and bool(hf_rescale) != self.tied_head:
+            raise ValueError(
+                f"T5 config: scale_decoder_outputs={hf_rescale} with a {'tied' if self.tied_head else 'untied'} "
+                "head; kerasformers rescales by d_model**-0.5 exactly when the head is tied"
+            )
         # bert4keras compatibility (both off in T5 itself and in transformers): a relative position bias in
         # the decoder's cross-attention, and a d_model**-0.5 scale on the decoder output whatever the head.
         self.cross_position_bias = cross_position_bias
@@ -178,35 +191,9 @@ class T5_Base(Transformer):
             x, LayerNormalization, name=name, center=False, zero_mean=False, epsilon=self.layer_norm_eps
         )
 
-    def attention(self, inputs, name, arguments):
-        return self.apply(
-            inputs,
-            MultiHeadAttention,
-            arguments=arguments,
-            name=name,
-            heads=self.num_attention_heads,
-            head_size=self.attention_head_size,
-            out_dim=self.hidden_size,
-            key_size=self.attention_key_size,
-            use_bias=False,
-            attention_scale=False,
-            attention_dropout=self.attention_dropout_rate,
-            kernel_initializer=self.initializer,
-        )
-
-    def feed_forward(self, x, name):
-        return self.apply(
-            x,
-            FeedForward,
-            name=name,
-            units=self.intermediate_size,
-            activation=self.hidden_act,
-            use_bias=False,
-            kernel_initializer=self.initializer,
-        )
-
-    def dropout(self, x, name):
-        return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name=name)
+    def attention(self, inputs, name, arguments=None, **options):
+        """T5 does not scale attention logits (the scale is folded into its initialisation)."""
+        return super().attention(inputs, name, arguments, attention_scale=False, **options)
 
     def embed_tokens(self, token_ids):
         return self.apply(
@@ -304,11 +291,9 @@ class T5_Encoder(T5_Base):
         h = self.attention([h, h, h], attention, arguments)
         if self.residual_attention_scores:
             h, self.attention_scores = h
-        x = self.apply(
-            [x, self.dropout(h, f"{attention}-Dropout")], keras.layers.Add, name=f"{attention}-Add"
-        )
+        x = self.residual(x, h, attention)
         h = self.feed_forward(self.rms_norm(x, f"{ffn}-Norm"), ffn)
-        return self.apply([x, self.dropout(h, f"{ffn}-Dropout")], keras.layers.Add, name=f"{ffn}-Add")
+        return self.residual(x, h, ffn)
 
     def apply_final_layers(self, x):
         return self.dropout(self.rms_norm(x, "Encoder-Output-Norm"), "Encoder-Output-Dropout")
@@ -332,6 +317,9 @@ class T5_Decoder(T5_Base):
                 "residual_attention_scores=True is supported by the T5 encoder only: the decoder "
                 "mixes self- and cross-attention, whose scores have different shapes"
             )
+
+    def cached_decoding_problem(self):
+        return "T5's decoder alone has no encoder: decode with the combined T5 model (it encodes once)"
 
     def get_inputs(self):
         context = keras.Input(
@@ -365,27 +353,15 @@ class T5_Decoder(T5_Base):
                 "p_bias": "t5_relative",
             },
         )
-        x = self.apply(
-            [x, self.dropout(h, f"{prefix}MultiHeadSelfAttention-Dropout")],
-            keras.layers.Add,
-            name=f"{prefix}MultiHeadSelfAttention-Add",
-        )
+        x = self.residual(x, h, f"{prefix}MultiHeadSelfAttention")
         h = self.rms_norm(x, f"{prefix}MultiHeadCrossAttention-Norm")
         cross_arguments = {"attention_bias": self.context_bias}
         if self.cross_bias is not None:
             cross_arguments.update(position_bias=self.cross_bias, p_bias="t5_relative")
         h = self.attention([h, context, context], f"{prefix}MultiHeadCrossAttention", cross_arguments)
-        x = self.apply(
-            [x, self.dropout(h, f"{prefix}MultiHeadCrossAttention-Dropout")],
-            keras.layers.Add,
-            name=f"{prefix}MultiHeadCrossAttention-Add",
-        )
+        x = self.residual(x, h, f"{prefix}MultiHeadCrossAttention")
         h = self.feed_forward(self.rms_norm(x, f"{prefix}FeedForward-Norm"), f"{prefix}FeedForward")
-        x = self.apply(
-            [x, self.dropout(h, f"{prefix}FeedForward-Dropout")],
-            keras.layers.Add,
-            name=f"{prefix}FeedForward-Add",
-        )
+        x = self.residual(x, h, f"{prefix}FeedForward")
         return [context, x]
 
     def apply_final_layers(self, inputs):
@@ -394,33 +370,25 @@ class T5_Decoder(T5_Base):
             x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size**-0.5)
         if not self.with_lm:
             return x
-        x = self.lm_logits(x, graph=True)
+        x = self.lm_logits(x)
         activation = "softmax" if self.with_lm is True else self.with_lm
         return self.apply(x, keras.layers.Activation, activation=activation, name="Decoder-Output-Activation")
 
-    def lm_logits(self, x, graph=False):
-        """Hidden states → vocabulary logits (tied head rescales by d_model**-0.5, unless the graph already
-        did with scale_decoder_output)."""
-        if not graph and self.scale_decoder_output:
-            x = x * self.hidden_size**-0.5
+    def lm_logits(self, x):
+        """Hidden states → vocabulary logits; the tied head rescales by d_model**-0.5 first (unless
+        scale_decoder_output already did)."""
         if self.tied_head:
-            if graph:
-                if not self.scale_decoder_output:
-                    x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size**-0.5)
-                return self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
             if not self.scale_decoder_output:
-                x = x * self.hidden_size**-0.5
-            return self.layers[self.prefixed("Embedding-Token")](x, mode="dense")
-        if graph:
-            return self.apply(
-                x,
-                keras.layers.Dense,
-                name="Decoder-Output-LM",
-                units=self.vocab_size,
-                use_bias=False,
-                kernel_initializer=self.initializer,
-            )
-        return self.layers[self.prefixed("Decoder-Output-LM")](x)
+                x = self.apply(x, Scale, name="Decoder-Output-Scale", factor=self.hidden_size**-0.5)
+            return self.apply(x, Embedding, arguments={"mode": "dense"}, name="Embedding-Token")
+        return self.apply(
+            x,
+            keras.layers.Dense,
+            name="Decoder-Output-LM",
+            units=self.vocab_size,
+            use_bias=False,
+            kernel_initializer=self.initializer,
+        )
 
 
 class T5(T5_Base):
@@ -458,61 +426,34 @@ class T5(T5_Base):
         return self.model
 
     # ------------------------------------------------------------------ cached decoding
-    def layer(self, name):
-        return self.layers[self.prefixed(name)]
+    def cached_decoding_problem(self):
+        if not self.built:
+            return "build the model first"
+        if not self.with_lm:
+            return "it was built with with_lm=False: decoding needs the language-model head"
+        return None
 
-    def cross_caches(self, context):
-        """Keys/values of the context for every cross-attention layer: (B, 2, S, N, H) each."""
-        caches = []
-        for i in range(self.num_hidden_layers):
-            attention = self.layer(f"Decoder-Transformer-{i}-MultiHeadCrossAttention")
-            shape = (ops.shape(context)[0], ops.shape(context)[1], self.num_attention_heads, -1)
-            k = ops.reshape(attention.k_dense(context), shape)
-            v = ops.reshape(attention.v_dense(context), shape)
-            caches.append(ops.stack([k, v], axis=1))
-        return caches
+    def init_caches(self, batch_size, length, dtype="float32"):
+        return self._decoder.init_caches(batch_size, length, dtype)
 
-    def cached_decoder_call(self, token_ids, cache_index, self_bias, caches, cross_caches, cross_bias):
-        """Decoder tokens (B, T) starting at position `cache_index` → (logits (B, T, V), caches)."""
-        x = self.layer("Embedding-Token")(token_ids)
-        length = caches[0].shape[2]
-        positions = cache_index + ops.arange(ops.shape(token_ids)[1])
-        table = self.layer("Decoder-Embedding-Relative-Position")
-        position_bias = table.bias(positions, ops.arange(length))
-        cross_position = None
-        if self.cross_position_bias:  # (1, heads, T, S), added to the context padding bias
-            cross_position = table.bias(positions, ops.arange(cross_caches[0].shape[2]))
-        new_caches = []
-        for i in range(self.num_hidden_layers):
-            prefix = f"Decoder-Transformer-{i}-"
-            h = self.layer(f"{prefix}MultiHeadSelfAttention-Norm")(x)
-            h, cache = self.layer(f"{prefix}MultiHeadSelfAttention")(
-                [h, h, h],
-                attention_bias=self_bias,
-                position_bias=position_bias,
-                p_bias="t5_relative",
-                cache=caches[i],
-                cache_index=cache_index,
-            )
-            x = x + h
-            h = self.layer(f"{prefix}MultiHeadCrossAttention-Norm")(x)
-            x = x + self.layer(f"{prefix}MultiHeadCrossAttention")(
-                [h, h, h],
-                attention_bias=cross_bias,
-                cache=cross_caches[i],
-                position_bias=cross_position,
-                p_bias="t5_relative" if cross_position is not None else None,
-            )
-            h = self.layer(f"{prefix}FeedForward-Norm")(x)
-            x = x + self.layer(f"{prefix}FeedForward")(h)
-            new_caches.append(cache)
-        x = self.layer("Decoder-Output-Norm")(x)
-        return self._decoder.lm_logits(x), new_caches
+    def encode(self, source_ids):
+        """Run the encoder once → the keys/values of its output for every cross-attention (B, 2, S, ·)."""
+        context = self.encoder(source_ids)
+        return [
+            self.layers[
+                self.prefixed(f"Decoder-Transformer-{i}-MultiHeadCrossAttention")
+            ].project_keys_values(context)
+            for i in range(self.num_hidden_layers)
+        ]
 
-    def seq2seq_decoder(self, decoder_start_id=0):
-        from ..generation.decoders import Seq2SeqDecoder
-
-        return Seq2SeqDecoder(self, decoder_start_id)
+    def cached_call(
+        self, token_ids, position_ids, attention_bias, caches, cache_index, cross_caches, cross_bias
+    ):
+        """Decoder tokens (B, T) at positions (1, T) → (logits (B, T, V), caches); the decoder's own
+        template steps run with `CONTEXT` standing for the encoder output (see `incremental`)."""
+        step = IncrementalPass(attention_bias, caches, cache_index, position_ids, cross_caches, cross_bias)
+        outputs = self._decoder.run_incremental(step, [CONTEXT, token_ids])
+        return step.token_logits(outputs, self.vocab_size), step.new_caches
 
 
 @register_model("t5", "t5.1.0")

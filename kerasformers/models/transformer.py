@@ -21,8 +21,21 @@ import numpy as np
 from keras import ops
 
 from ..checkpoints import CheckpointError, open_checkpoint, write_tf1_checkpoint
-from ..layers import CausalBias, LayerNormalization, PaddingBias, SumBiases, UniLMBias
+from ..layers import (
+    CausalBias,
+    FeedForward,
+    LayerNormalization,
+    MultiHeadAttention,
+    PaddingBias,
+    SumBiases,
+    UniLMBias,
+)
+from .incremental import IncrementalPass, unsupported_layers
 from .keras_model import TransformerModel
+from .weight_order import mapped_variables
+
+#: Attributes the template steps set while building; a cached pass restores them afterwards.
+_TEMPLATE_STATE = ("attention_bias", "position_bias", "attention_scores", "cross_bias")
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +117,7 @@ class Transformer:
         self.attention_scores = None
         self.layers = {}
         self.built = False
+        self.incremental_pass = None  # set only while `cached_call` runs the template
 
     # ------------------------------------------------------------------ template
     def build(self, **kwargs):
@@ -128,7 +142,8 @@ class Transformer:
         x = self.apply_embeddings(inputs)
         # remat=True: the main layers recompute their activations in the backward pass
         # (gradient checkpointing) instead of keeping them, trading compute for memory.
-        with keras.RematScope(mode="full") if self.extra_config.get("remat") else contextlib.nullcontext():
+        remat = self.extra_config.get("remat") and self.incremental_pass is None
+        with keras.RematScope(mode="full") if remat else contextlib.nullcontext():
             for index in range(self.num_hidden_layers):
                 x = self.apply_main_layers(x, index)
         return self.apply_final_layers(x)
@@ -146,7 +161,7 @@ class Transformer:
         raise NotImplementedError
 
     def variable_mapping(self):
-        """``{keras_layer_name: [TF1 variable names in the order of layer.weights]}``."""
+        """``{keras_layer_name: [TF1 variable names]}``, in the layer's checkpoint order (`weight_order`)."""
         return {}
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -161,6 +176,12 @@ class Transformer:
         if layer is keras.layers.Dropout and not kwargs.get("rate"):
             return inputs
         name = self.prefixed(kwargs.pop("name"))
+        if self.incremental_pass is not None:
+            if name not in self.layers:
+                raise ValueError(
+                    f"cached decoding reached layer {name!r}, which the built model does not have"
+                )
+            return self.incremental_pass.call(name, self.layers[name], inputs, arguments or {})
         if name not in self.layers:
             kwargs["name"] = name
             self.layers[name] = layer(**kwargs)
@@ -185,6 +206,41 @@ class Transformer:
             **kwargs,
         )
 
+    # One vocabulary of block pieces, shared by every family (each creates or reuses a named layer).
+    #: Whether dense projections (attention, feed-forward) carry biases; T5 and RoFormer-v2 say no.
+    use_bias = True
+
+    def attention(self, inputs, name, arguments=None, layer=MultiHeadAttention, **options):
+        """Multi-head attention over ``[q, k, v]`` with the family's sizes; ``options`` override them."""
+        config = dict(
+            heads=self.num_attention_heads,
+            head_size=self.attention_head_size,
+            out_dim=self.hidden_size,
+            key_size=self.attention_key_size,
+            use_bias=self.use_bias,
+            attention_dropout=self.attention_dropout_rate,
+            kernel_initializer=self.initializer,
+        )
+        return self.apply(inputs, layer, arguments=arguments, name=name, **{**config, **options})
+
+    def feed_forward(self, x, name):
+        return self.apply(
+            x,
+            FeedForward,
+            name=name,
+            units=self.intermediate_size,
+            activation=self.hidden_act,
+            use_bias=self.use_bias,
+            kernel_initializer=self.initializer,
+        )
+
+    def dropout(self, x, name):
+        return self.apply(x, keras.layers.Dropout, rate=self.dropout_rate, name=name)
+
+    def residual(self, x, h, name):
+        """x + Dropout(h), as layers ``{name}-Dropout`` and ``{name}-Add``."""
+        return self.apply([x, self.dropout(h, f"{name}-Dropout")], keras.layers.Add, name=f"{name}-Add")
+
     @property
     def initializer(self):
         return keras.initializers.TruncatedNormal(stddev=0.02)
@@ -200,6 +256,73 @@ class Transformer:
 
     def compute_position_bias(self, inputs=None):
         return self.position_bias
+
+    # ------------------------------------------------------------------ cached decoding
+    #: Which keys a query may attend to: 'bidirectional' (encoders), 'causal' (language models),
+    #: 'unilm' (source visible, target causal) or 'custom' (a mask given as an input).
+    attention_pattern = "bidirectional"
+
+    def cached_decoding_problem(self):
+        """Why this model cannot decode with a KV cache (a sentence), or None when it can."""
+        if not self.built:
+            return "build the model first"
+        if self.attention_pattern not in ("causal", "unilm"):
+            return (
+                f"its attention is {self.attention_pattern}: build it with application='lm' or 'unilm' "
+                "(or use a GPT-style family)"
+            )
+        if not any(len(t.shape) == 3 and t.shape[-1] == self.vocab_size for t in self.outputs_list()):
+            return "it has no (batch, length, vocab) output: build it with its language-model head (with_mlm)"
+        if self.residual_attention_scores:
+            return "residual_attention_scores=True is not supported by cached decoding"
+        if self.layer_norm_conds[0] is not None:
+            return "conditional LayerNorm (layer_norm_cond) takes an extra input that decoding cannot feed"
+        unsupported = unsupported_layers(self.layers)
+        if unsupported:
+            return "these layers have no cached-decoding path: " + ", ".join(unsupported)
+        if self.attention_key_size != self.attention_head_size:
+            return "the KV cache needs attention_key_size == attention_head_size"
+        return None
+
+    def outputs_list(self):
+        return self.outputs if isinstance(self.outputs, (list, tuple)) else [self.outputs]
+
+    def init_caches(self, batch_size, length, dtype="float32"):
+        """One zero KV cache (B, 2, L, heads, head_size) per self-attention layer."""
+        shape = (batch_size, 2, length, self.num_attention_heads, self.attention_head_size)
+        return [ops.zeros(shape, dtype=dtype) for _ in range(self.num_hidden_layers)]
+
+    def incremental_inputs(self, token_ids, segment_ids, position_ids):
+        """The template's inputs for a cached pass, in `get_inputs` order."""
+        inputs = [token_ids]
+        if getattr(self, "segment_vocab_size", 0) > 0:
+            inputs.append(ops.zeros_like(token_ids) if segment_ids is None else segment_ids)
+        if getattr(self, "custom_position_ids", False):
+            inputs.append(position_ids)
+        return inputs
+
+    def run_incremental(self, step, inputs):
+        """Run the template (`call`) with every `apply` routed through ``step``."""
+        saved = {name: getattr(self, name, None) for name in _TEMPLATE_STATE}
+        for name in _TEMPLATE_STATE:  # recomputed by the pass from its own biases and positions
+            setattr(self, name, None)
+        self.incremental_pass = step
+        try:
+            return self.call(inputs)
+        finally:
+            self.incremental_pass = None
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def cached_call(self, token_ids, position_ids, attention_bias, caches, cache_index, segment_ids=None):
+        """T new tokens through the KV caches → (logits (B, T, vocab), updated caches).
+
+        token_ids, position_ids (B, T); attention_bias (B|1, 1, T, L) over the L cache slots; the
+        chunk's keys/values are written at slot ``cache_index``.
+        """
+        step = IncrementalPass(attention_bias, caches, cache_index, position_ids)
+        outputs = self.run_incremental(step, self.incremental_inputs(token_ids, segment_ids, position_ids))
+        return step.token_logits(outputs, self.vocab_size), step.new_caches
 
     # ------------------------------------------------------------------ weights
     def load_variable(self, reader, name):
@@ -251,43 +374,77 @@ class Transformer:
         """Load every mapped variable; a missing variable or a wrong shape is an error
         naming the variable, both shapes and the file (unless ``ignore_invalid_weights``).
 
-        Each value is assigned as soon as it is read, so peak memory stays near one copy
-        of the weights; any problem is still raised once every variable has been tried.
+        Variables built under `deferred_initialization` (what `build_transformer_model` does
+        when given a checkpoint) get their checkpoint value as their first value, and every
+        other pending variable its random init, so no random copy of the covered weights is
+        ever made. Variables that already hold a value are assigned. Either way one tensor is
+        read at a time, and any problem is raised once every variable has a value.
         """
+        from ..checkpoints.lazy_init import initialize_deferred, pending_variable_ids
+
         mapping = mapping or self.variable_mapping()
         problems = []
-        with self.open_weights(checkpoint_path) as reader:
-            for layer_name, names in mapping.items():
-                layer = self.layers.get(self.prefixed(layer_name))
-                if layer is None:
-                    continue  # e.g. the pooler when with_pool=False
-                variables = layer.weights
-                if len(variables) < len(names):
-                    raise CheckpointError(
-                        f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
-                        f"{len(names)} variables {names}"
-                    )
-                # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
-                for variable, ckpt_name in zip(variables, names):
-                    if ckpt_name not in reader:
-                        problems.append(f"missing variable {ckpt_name!r} (for {variable.path})")
-                        continue
-                    value = self.load_variable(reader, ckpt_name)
-                    if tuple(value.shape) != tuple(variable.shape):
-                        problems.append(
-                            f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
-                            f"(for {variable.path}), checkpoint has {tuple(value.shape)}"
+
+        def checkpoint_value(variable, ckpt_name):
+            """The checkpoint tensor for ``variable`` as a numpy array, or None (problem noted)."""
+            value = self.load_variable(reader, ckpt_name)
+            if tuple(value.shape) != tuple(variable.shape):
+                problems.append(
+                    f"variable {ckpt_name!r}: model expects shape {tuple(variable.shape)} "
+                    f"(for {variable.path}), checkpoint has {tuple(value.shape)}"
+                )
+                return None
+            return value.astype(variable.dtype, copy=False)
+
+        def first_value(variable, ckpt_name):
+            def make_value(own_initializer, shape, dtype):
+                value = checkpoint_value(variable, ckpt_name)
+                if value is None:
+                    return own_initializer(shape, dtype=dtype)
+                if keras.backend.backend() == "jax":  # a plain copy; jnp.asarray compiles a kernel per shape
+                    import jax
+
+                    return jax.device_put(value)
+                return value
+
+            return make_value
+
+        pending = pending_variable_ids()
+        deferred = {}
+        try:
+            with self.open_weights(checkpoint_path) as reader:
+                for layer_name, names in mapping.items():
+                    layer = self.layers.get(self.prefixed(layer_name))
+                    if layer is None:
+                        continue  # e.g. the pooler when with_pool=False
+                    variables = mapped_variables(layer)
+                    if len(variables) < len(names):
+                        raise CheckpointError(
+                            f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
+                            f"{len(names)} variables {names}"
                         )
-                        continue
-                    variable.assign(value.astype(variable.dtype, copy=False))
-            if problems:
-                message = f"cannot load {reader.path}: " + "; ".join(problems)
-                if not self.ignore_invalid_weights:
-                    raise CheckpointError(
-                        message + " (pass ignore_invalid_weights=True to keep the "
-                        "initial values of these variables)"
-                    )
-                logger.warning("ignore_invalid_weights=True, skipped: %s", message)
+                    # Weights past the mapped ones (e.g. conditional-LN projections) are new: they keep their init.
+                    for variable, ckpt_name in zip(variables, names):
+                        if ckpt_name not in reader:
+                            problems.append(f"missing variable {ckpt_name!r} (for {variable.path})")
+                        elif id(variable) in pending:
+                            deferred[id(variable)] = first_value(variable, ckpt_name)
+                        else:
+                            value = checkpoint_value(variable, ckpt_name)
+                            if value is not None:
+                                variable.assign(value)
+                initialize_deferred(deferred)
+                source = reader.path
+        finally:
+            initialize_deferred({})  # after a failure: no variable is left without a value
+        if problems:
+            message = f"cannot load {source}: " + "; ".join(problems)
+            if not self.ignore_invalid_weights:
+                raise CheckpointError(
+                    message + " (pass ignore_invalid_weights=True to keep the "
+                    "initial values of these variables)"
+                )
+            logger.warning("ignore_invalid_weights=True, skipped: %s", message)
 
     def named_weights(self, mapping=None):
         """``{TF1 name: np.ndarray}`` of the current weights (what a TF1 checkpoint would hold)."""
@@ -297,12 +454,13 @@ class Transformer:
             layer = self.layers.get(self.prefixed(layer_name))
             if layer is None:
                 continue
-            if len(layer.weights) < len(names):
+            variables = mapped_variables(layer)
+            if len(variables) < len(names):
                 raise CheckpointError(
-                    f"layer {layer_name!r} has {len(layer.weights)} weights but the mapping names "
+                    f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
                     f"{len(names)} variables {names}: the checkpoint would be incomplete"
                 )
-            for variable, ckpt_name in zip(layer.weights, names):
+            for variable, ckpt_name in zip(variables, names):
                 tensors[ckpt_name] = self.create_variable(ckpt_name, ops.convert_to_numpy(variable))
         return tensors
 
@@ -324,6 +482,8 @@ class Transformer:
 class LM_Mask:
     """Application mixin: causal language model (position i sees j ≤ i)."""
 
+    attention_pattern = "causal"
+
     def compute_attention_bias(self, inputs=None):
         if self.attention_bias is None:
             token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
@@ -335,6 +495,8 @@ class LM_Mask:
 
 class UniLM_Mask:
     """Application mixin: UniLM seq2seq (source fully visible, target causal), from segment ids."""
+
+    attention_pattern = "unilm"
 
     def compute_attention_bias(self, inputs=None):
         if self.attention_bias is None:
@@ -356,6 +518,8 @@ class Custom_Mask:
     number (``NEG_INF``) where not; summed with the padding bias. Prefix LM, permutation
     LM and other custom masks need nothing else.
     """
+
+    attention_pattern = "custom"
 
     def get_inputs(self):
         inputs = super().get_inputs()

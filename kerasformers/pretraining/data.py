@@ -64,10 +64,19 @@ class PretrainingData(keras.utils.PyDataset):
         seed: seed of row order and masking.
         steps_per_epoch: batches per epoch (default: one pass over the rows, remainder dropped).
         max_predictions: masked positions per row (``mlm``; default ceil(0.15 * seq_len)).
+        whole_word: mask whole jieba words (``mlm``); False masks single characters.
     """
 
     def __init__(
-        self, folder, batch_size, seed=0, steps_per_epoch=None, max_predictions=None, mask_id=4, **kwargs
+        self,
+        folder,
+        batch_size,
+        seed=0,
+        steps_per_epoch=None,
+        max_predictions=None,
+        mask_id=4,
+        whole_word=True,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.meta, self.arrays = load_prepared(folder)
@@ -76,6 +85,7 @@ class PretrainingData(keras.utils.PyDataset):
         if batch_size > self.rows:
             raise ValueError(f"batch_size {batch_size} exceeds the {self.rows} rows in {folder}")
         self.batch_size, self.seed, self.mask_id, self.epoch = batch_size, seed, mask_id, 0
+        self.whole_word = whole_word
         self.steps_per_epoch = steps_per_epoch or self.rows // batch_size
         self.max_predictions = max_predictions or math.ceil(MASK_RATE * self.seq_len)
         self._permutations = {}
@@ -116,9 +126,9 @@ class PretrainingData(keras.utils.PyDataset):
         positions = np.zeros((len(rows), self.max_predictions), dtype=np.int32)
         labels = np.zeros((len(rows), self.max_predictions), dtype=np.int32)
         for r, row in enumerate(rows):
-            masked[r], chosen = whole_word_mask(
-                token_ids[r], self.arrays["word_starts"][row], rng, vocab_size, self.mask_id
-            )
+            # Every token starting a word turns whole-word masking into single-character masking.
+            word_starts = self.arrays["word_starts"][row] if self.whole_word else np.ones_like(token_ids[r])
+            masked[r], chosen = whole_word_mask(token_ids[r], word_starts, rng, vocab_size, self.mask_id)
             chosen = chosen[: self.max_predictions]
             positions[r, : len(chosen)] = chosen
             labels[r, : len(chosen)] = token_ids[r, chosen]

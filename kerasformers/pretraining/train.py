@@ -92,6 +92,7 @@ def pretrain(
     sources,
     base_vocab,
     objective="mlm",
+    whole_word=True,
     seq_len=128,
     batch_size=32,
     epochs=1,
@@ -109,7 +110,9 @@ def pretrain(
     callbacks=(),
     verbose="auto",
 ):
-    """Pretrain a BERT with ``objective`` (``mlm`` whole-word masking, ``unilm`` or ``gpt``).
+    """Pretrain a BERT with ``objective`` (``mlm``, ``unilm`` or ``gpt``).
+
+    ``mlm`` masks whole jieba words, or single characters with ``whole_word=False``.
 
     Writes the model folder ``output`` (``bert_config.json``, ``vocab.txt``, ``bert_model.ckpt.*``,
     ``config.json``, ``model.safetensors``, ``pretraining.json``) every ``export_every`` steps and
@@ -136,7 +139,12 @@ def pretrain(
 
     keras.utils.set_random_seed(seed)
     data = PretrainingData(
-        data_dir, batch_size, seed=seed, steps_per_epoch=steps_per_epoch, mask_id=token_dict["[MASK]"]
+        data_dir,
+        batch_size,
+        seed=seed,
+        steps_per_epoch=steps_per_epoch,
+        mask_id=token_dict["[MASK]"],
+        whole_word=whole_word,
     )
     transformer, model = build_pretraining_model(config_path, objective, data.max_predictions)
     total_steps = epochs * len(data)
@@ -151,6 +159,7 @@ def pretrain(
         last = _last_entry(log_path) if os.path.exists(log_path) else {}
         info = {
             "objective": objective,
+            "whole_word": whole_word,
             "sources": list(sources),
             "seq_len": seq_len,
             "batch_size": batch_size,

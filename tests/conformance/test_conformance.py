@@ -2,7 +2,9 @@
 
 build · HF parity with random weights (where HF ships the family) · TF1 round trip · HF round trip
 (where the family has a HuggingFace name map) · another family's checkpoint refused with a named error ·
-``.keras`` save/load. A family registered in ``kerasformers.models.MODELS`` without a spec fails the suite.
+``.keras`` save/load · checkpoint order by variable path · as a language model: causal by perturbation and
+cached decoding == full forward (or a named refusal). A family registered in ``kerasformers.models.MODELS``
+without a spec fails the suite.
 """
 
 import json
@@ -211,3 +213,93 @@ def test_keras_save_and_load(family, tmp_path):
     path = tmp_path / "model.keras"
     family.transformer.model.save(path)
     family.assert_same(keras.saving.load_model(path), "after .keras save/load", atol=1e-6)
+
+
+def test_mapping_addresses_weights_by_path(family):
+    """Every mapped layer's checkpoint order, taken from variable paths, is the order `build` created them in
+    today (so loading did not change), and names each variable once."""
+    from kerasformers.models.weight_order import mapped_variables
+
+    transformer = family.transformer
+    for layer_name, names in transformer.variable_mapping().items():
+        layer = transformer.layers.get(transformer.prefixed(layer_name))
+        if layer is None:
+            continue
+        ordered = mapped_variables(layer)
+        assert [v.path for v in ordered] == [v.path for v in layer.weights], (
+            f"{family.spec.key}: {layer_name}"
+        )
+        assert len(ordered) >= len(names), f"{family.spec.key}: {layer_name} has fewer weights than names"
+
+
+def language_model(family):
+    """The family as a language model with random weights: encoder families get application='lm'
+    with a logits MLM head (as bert4keras, lm turns the head on); decoders and T5 are built as they are."""
+    spec = family.spec
+    options = dict(spec.build)
+    if MODELS[spec.key].attention_pattern == "bidirectional" and not hasattr(MODELS[spec.key], "encode"):
+        options.update(application="lm", with_mlm="linear")
+    transformer = build_transformer_model(
+        str(family.config_path), model=spec.key, return_keras_model=False, **options
+    )
+    randomize_weights(transformer.model, seed=1)
+    return transformer
+
+
+def test_language_model_is_causal_and_cached_decoding_equals_the_full_forward(family):
+    """Every family as a language model: outputs before position k ignore tokens from k on, and
+    `generate`'s cached path reproduces the full forward pass, or refuses saying why."""
+    from kerasformers.generation import decoder_for
+    from kerasformers.generation.decoders import left_pad
+
+    if "language_model" in family.spec.skip:
+        pytest.skip(family.spec.skip["language_model"])
+    transformer = language_model(family)
+    seq2seq = hasattr(transformer, "encode")
+    arrays = [np.array(a) for a in family.arrays]
+    ids = arrays[-1] if seq2seq else arrays[0]  # the tokens the causal mask applies to
+    k = 2
+    changed = np.where(ids[:, k:] != 0, 1 + ids[:, k:] % (transformer.vocab_size - 1), 0)
+    perturbed = [np.concatenate([ids[:, :k], changed], axis=1) if a is ids else a for a in arrays]
+    before, after = outputs_of(transformer.model, arrays)[-1], outputs_of(transformer.model, perturbed)[-1]
+    assert_close(
+        after[:, :k], before[:, :k], atol=1e-5, what=f"{family.spec.key}: outputs before position {k}"
+    )
+    assert not np.allclose(after[:, k:], before[:, k:], atol=1e-3), (
+        "the perturbation must reach later outputs"
+    )
+
+    problem = transformer.cached_decoding_problem()
+    if problem is not None:
+        with pytest.raises(ValueError, match=re.escape(problem[:40])):
+            decoder_for(transformer)
+        return
+    decoder = decoder_for(transformer)
+    length = 4  # every row has at least 4 real tokens
+    if seq2seq:
+        sources, sources_valid = decoder.prepare_inputs(arrays[0], 0)
+        logits, state = decoder.prefill(sources, sources_valid, sources.shape[1] + length - 1)
+        cached = [logits]
+        for index in range(1, length):
+            logits, state = decoder.step(state, ids[:, index], index)
+            cached.append(logits)
+        decoder_ids = np.concatenate([np.zeros_like(ids[:, :1]), ids[:, 1:length]], axis=1)
+        full = outputs_of(transformer.model, [arrays[0], decoder_ids])[-1]
+        first = 0
+    else:
+        prompt = 2
+        prompt_ids, prompt_valid = left_pad(ids[:, :prompt], 0)
+        logits, state = decoder.prefill(prompt_ids, prompt_valid, length)
+        cached = [logits]
+        for index in range(prompt, length - 1):
+            logits, state = decoder.step(state, ids[:, index], index)
+            cached.append(logits)
+        full_inputs = [ids[:, :length]] + [
+            np.zeros_like(ids[:, :length]) for _ in transformer.model.inputs[1:]
+        ]
+        full = outputs_of(transformer.model, full_inputs)[-1]
+        first = prompt - 1
+    for step, logits in enumerate(cached):
+        assert_close(
+            to_numpy(logits), full[:, first + step], atol=1e-4, what=f"{family.spec.key}: cached step {step}"
+        )

@@ -5,6 +5,8 @@ kind of layer (attention and feed-forward Dense, Embedding lookup, Embedding as 
 projection) shows in the outputs.
 """
 
+import gc
+
 import numpy as np
 import pytest
 from keras import ops
@@ -20,6 +22,15 @@ CONFIG = {
     "intermediate_size": 37,
     "hidden_act": "gelu",
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_full_collection_per_replaced_kernel():
+    """Keras's Layer.__delattr__ runs a full gc.collect() for every float kernel that quantisation
+    deletes (a second or more each in a whole test session); no check here depends on it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gc, "collect", lambda *args: 0)
+        yield
 
 
 def random_bert():

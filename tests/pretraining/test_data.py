@@ -132,3 +132,30 @@ def test_bad_objective_and_missing_rows_are_clear_errors(tmp_path, corpus_vocab)
         load_prepared(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="neither one of"):
         prepare_corpus([str(tmp_path / "missing.txt")], str(tmp_path / "rows"), corpus_vocab[0], 32, "mlm")
+
+
+def test_character_masking_ignores_word_boundaries(prepared_work_dir):
+    """``whole_word=False``: masked positions need not cover whole words (single characters)."""
+    folder = str(prepared_work_dir / "rows-mlm-32")
+    _, arrays = load_prepared(folder)
+    by_word, by_char = (
+        PretrainingData(folder, 4, seed=7),
+        PretrainingData(folder, 4, seed=7, whole_word=False),
+    )
+    split_words = {True: 0, False: 0}
+    for data in (by_word, by_char):
+        for index in range(len(data)):
+            (_, _, positions), labels = data[index]
+            for row, row_positions, row_labels in zip(data.row_indices(0, index), positions, labels):
+                chosen = set(row_positions[row_labels > 0].tolist())
+                starts = np.asarray(arrays["word_starts"][row])
+                tokens = np.asarray(arrays["tokens"][row])
+                for p in chosen:  # a chosen token whose word neighbour (same word) was left unmasked
+                    if (
+                        p + 1 < len(tokens)
+                        and tokens[p + 1] >= 5
+                        and not starts[p + 1]
+                        and p + 1 not in chosen
+                    ):
+                        split_words[data.whole_word] += 1
+    assert split_words[True] == 0 < split_words[False]

@@ -8,14 +8,16 @@ from bert4keras.backend import K, keras
 from bert4keras.layers import ConditionalRandomField
 from bert4keras.models import build_transformer_model
 from bert4keras.optimizers import Adam
-from bert4keras.snippets import DataGenerator, ViterbiDecoder, open, sequence_padding, to_array
+from bert4keras.snippets import DataGenerator, ViterbiDecoder, open, sequence_padding
 from bert4keras.tokenizers import Tokenizer
 
 np.random.seed(3)
 data_dir = os.environ["B4K_DATA"]
 config_path = os.path.join(data_dir, "bert_config.json")
 dict_path = os.path.join(data_dir, "vocab.txt")
-maxlen, batch_size, epochs = 48, 32, 6
+quick = os.environ.get("B4K_QUICK") == "1"  # `make test`: a slice of the data, fixed shapes
+maxlen, batch_size, epochs = (32, 32, 3) if quick else (48, 32, 6)
+length = maxlen if quick else None  # one padded length: JAX compiles one step
 categories = ["LOC", "ORG", "PER"]
 labels = ["O"] + [p + "-" + c for c in categories for p in "BMES"]
 
@@ -41,6 +43,8 @@ def load_data(filename):
 
 train_data = load_data(os.path.join(data_dir, "ner_train.txt"))
 test_data = load_data(os.path.join(data_dir, "ner_test.txt"))
+if quick:
+    train_data, test_data = train_data[:600], test_data[:100]
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -64,8 +68,8 @@ class data_generator(DataGenerator):
             batch_labels.append(tags)
             if len(batch_token_ids) == self.batch_size or is_end:
                 yield (
-                    [sequence_padding(batch_token_ids), sequence_padding(batch_segment_ids)],
-                    sequence_padding(batch_labels),
+                    [sequence_padding(batch_token_ids, length), sequence_padding(batch_segment_ids, length)],
+                    sequence_padding(batch_labels, length),
                 )
                 batch_token_ids, batch_segment_ids, batch_labels = [], [], []
 
@@ -82,8 +86,9 @@ class NamedEntityRecognizer(ViterbiDecoder):
     def recognize(self, text):
         token_ids = [tokenizer._token_start_id] + [tokenizer.token_to_id(c) for c in text][: maxlen - 2]
         token_ids += [tokenizer._token_end_id]
-        token_ids, segment_ids = to_array([token_ids], [[0] * len(token_ids)])
-        nodes = model.predict([token_ids, segment_ids], verbose=0)[0]
+        size = len(token_ids)
+        token_ids, segment_ids = sequence_padding([token_ids], length), sequence_padding([[0] * size], length)
+        nodes = model.predict([token_ids, segment_ids], verbose=0)[0][:size]
         tags = self.decode(nodes)[1:-1]
         entities, start = [], None
         for i, tag in enumerate(tags):

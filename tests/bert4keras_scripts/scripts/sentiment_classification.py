@@ -14,7 +14,9 @@ np.random.seed(2)
 data_dir = os.environ["B4K_DATA"]
 config_path = os.path.join(data_dir, "bert_config.json")
 dict_path = os.path.join(data_dir, "vocab.txt")
-maxlen, batch_size, epochs = 64, 32, 4
+quick = os.environ.get("B4K_QUICK") == "1"  # `make test`: a slice of the data, fixed shapes
+maxlen, batch_size, epochs = (32, 32, 3) if quick else (64, 32, 4)
+length = maxlen if quick else None  # one padded length: JAX compiles one step
 
 
 def load_data(filename):
@@ -28,6 +30,8 @@ def load_data(filename):
 
 train_data = load_data(os.path.join(data_dir, "sentiment_train.tsv"))
 test_data = load_data(os.path.join(data_dir, "sentiment_test.tsv"))
+if quick:
+    train_data, test_data = train_data[:640], test_data[:192]
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -40,8 +44,8 @@ class data_generator(DataGenerator):
             batch_segment_ids.append(segment_ids)
             batch_labels.append([label])
             if len(batch_token_ids) == self.batch_size or is_end:
-                batch_token_ids = sequence_padding(batch_token_ids)
-                batch_segment_ids = sequence_padding(batch_segment_ids)
+                batch_token_ids = sequence_padding(batch_token_ids, length)
+                batch_segment_ids = sequence_padding(batch_segment_ids, length)
                 batch_labels = sequence_padding(batch_labels)
                 yield [batch_token_ids, batch_segment_ids], batch_labels
                 batch_token_ids, batch_segment_ids, batch_labels = [], [], []

@@ -16,7 +16,9 @@ np.random.seed(1)
 data_dir = os.environ["B4K_DATA"]
 config_path = os.path.join(data_dir, "bert_config.json")
 dict_path = os.path.join(data_dir, "vocab.txt")
-maxlen, batch_size, epochs = 16, 32, 6
+quick = os.environ.get("B4K_QUICK") == "1"  # `make test`: a slice of the data, fixed shapes
+maxlen, batch_size, epochs = (16, 32, 2) if quick else (16, 32, 6)
+length = maxlen if quick else None  # one padded length: JAX compiles one step
 
 
 def load_data(filename):
@@ -30,6 +32,8 @@ def load_data(filename):
 
 train_data = load_data(os.path.join(data_dir, "ends_train.tsv"))
 test_data = load_data(os.path.join(data_dir, "ends_test.tsv"))
+if quick:
+    train_data, test_data = train_data[:640], test_data[:40]
 tokenizer = Tokenizer(dict_path, do_lower_case=True)
 
 
@@ -41,7 +45,10 @@ class data_generator(DataGenerator):
             batch_token_ids.append(token_ids)
             batch_segment_ids.append(segment_ids)
             if len(batch_token_ids) == self.batch_size or is_end:
-                yield [sequence_padding(batch_token_ids), sequence_padding(batch_segment_ids)], None
+                yield (
+                    [sequence_padding(batch_token_ids, length), sequence_padding(batch_segment_ids, length)],
+                    None,
+                )
                 batch_token_ids, batch_segment_ids = [], []
 
 
