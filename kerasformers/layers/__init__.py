@@ -1,8 +1,8 @@
 """Layers (bert4keras's ``bert4keras.layers`` names)."""
 
 from .activations import get_activation
-from .attention import MultiHeadAttention
-from .core import Add, BiasAdd, Scale, TakeToken
+from .attention import MultiHeadAttention, PositionalAttention
+from .core import CONTEXT, Add, BiasAdd, Scale, TakeToken
 from .crf import ConditionalRandomField, MaximumEntropyMarkovModel
 from .embedding import Embedding, PositionEmbedding
 from .feedforward import FeedForward
@@ -12,6 +12,12 @@ from .loss import Loss
 from .masks import CausalBias, PaddingBias, SumBiases, UniLMBias
 from .normalization import LayerNormalization
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from .position_tables import (
+    RelativePositionBiasT5,
+    RelativePositionTable,
+    RotaryPositionTable,
+    relative_position_buckets,
+)
 from .positions import (
     BatchConcat,
     BatchSplit,

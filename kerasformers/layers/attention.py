@@ -221,3 +221,42 @@ def _fused_float16_unsupported(dtype):
     import jax
 
     return jax.default_backend() == "cpu"
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class PositionalAttention(MultiHeadAttention):
+    """MultiHeadAttention whose position scheme (``p_bias``) is fixed at construction.
+
+    The call then takes tensors only, which is what gradient recomputation needs
+    (``jax.checkpoint`` rejects string arguments) when the model is built with ``remat=True``.
+    """
+
+    def __init__(self, p_bias, **kwargs):
+        super().__init__(**kwargs)
+        self.p_bias = p_bias
+
+    def call(
+        self,
+        inputs,
+        attention_bias=None,
+        position_bias=None,
+        cache=None,
+        cache_index=None,
+        previous_scores=None,
+        return_scores=False,
+        training=None,
+    ):
+        return super().call(
+            inputs,
+            attention_bias=attention_bias,
+            position_bias=position_bias,
+            p_bias=self.p_bias,
+            cache=cache,
+            cache_index=cache_index,
+            previous_scores=previous_scores,
+            return_scores=return_scores,
+            training=training,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "p_bias": self.p_bias}

@@ -91,3 +91,14 @@ def sublayer_dtype(policies, name):
     """The dtype policy to create sublayer ``name`` with: its recorded one, else the default."""
     config = (policies or {}).get(name)
     return None if config is None else keras.dtype_policies.deserialize(config)
+
+
+class _Context:
+    """Stands for the encoder output in an encoder-decoder's cached decoding pass: cross-attention
+    and position layers given it as keys read the precomputed context instead."""
+
+    def __repr__(self):
+        return "CONTEXT"
+
+
+CONTEXT = _Context()

@@ -23,6 +23,7 @@ is refused, by `unsupported_layers` before decoding starts and by `call` if reac
 import keras
 
 from ..layers import (
+    CONTEXT,
     BiasAdd,
     Embedding,
     FeedForward,
@@ -32,16 +33,6 @@ from ..layers import (
     ScaleOffset,
     TakeToken,
 )
-
-
-class _Context:
-    """Stands for the encoder output in an encoder-decoder's cached pass."""
-
-    def __repr__(self):
-        return "CONTEXT"
-
-
-CONTEXT = _Context()
 
 #: Layers whose output at a position depends on that position's input only, so running them on
 #: the new tokens alone is exact. `TakeToken` only feeds pooled heads, which decoding discards.

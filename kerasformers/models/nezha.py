@@ -12,78 +12,10 @@ attention that reads a position table (bert4keras subclassed NEZHA for it; a mix
 RoFormer → BERT shallow).
 """
 
-import keras
-from keras import ops
-
 from ..checkpoints.maps import nezha as nezha_names
-from ..layers import MultiHeadAttention, sinusoidal_embeddings
+from ..layers import PositionalAttention, RelativePositionTable
 from .bert import BERT
 from .registry import register_model
-
-
-@keras.saving.register_keras_serializable(package="kerasformers")
-class RelativePositionTable(keras.layers.Layer):
-    """x (B, T, ·) → (T, T, dim): sinusoid of row clip(j - i, -K, K) + K for every pair (i, j)."""
-
-    def __init__(self, max_relative_position, dim, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.max_relative_position = max_relative_position
-        self.dim = dim
-
-    def compute_mask(self, inputs, mask=None):
-        return None  # a position table, not a sequence: nothing to mask
-
-    def call(self, x):
-        positions = ops.arange(ops.shape(x)[1])
-        k = self.max_relative_position
-        relative = ops.clip(positions[None, :] - positions[:, None], -k, k) + k  # (T, T)
-        return ops.cast(sinusoidal_embeddings(relative, self.dim), self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[1], input_shape[1], self.dim)
-
-    def get_config(self):
-        return {**super().get_config(), "max_relative_position": self.max_relative_position, "dim": self.dim}
-
-
-@keras.saving.register_keras_serializable(package="kerasformers")
-class PositionalAttention(MultiHeadAttention):
-    """MultiHeadAttention whose position scheme (``p_bias``) is fixed at construction.
-
-    The call then takes tensors only, which is what gradient recomputation needs
-    (``jax.checkpoint`` rejects string arguments) when the model is built with ``remat=True``.
-    """
-
-    def __init__(self, p_bias, **kwargs):
-        super().__init__(**kwargs)
-        self.p_bias = p_bias
-
-    def call(
-        self,
-        inputs,
-        attention_bias=None,
-        position_bias=None,
-        cache=None,
-        cache_index=None,
-        previous_scores=None,
-        return_scores=False,
-        training=None,
-    ):
-        return super().call(
-            inputs,
-            attention_bias=attention_bias,
-            position_bias=position_bias,
-            p_bias=self.p_bias,
-            cache=cache,
-            cache_index=cache_index,
-            previous_scores=previous_scores,
-            return_scores=return_scores,
-            training=training,
-        )
-
-    def get_config(self):
-        return {**super().get_config(), "p_bias": self.p_bias}
 
 
 class PositionsInAttention:

@@ -11,43 +11,13 @@ With ``layer_norm_cond`` its norms become conditional (gain 1, offset 0 until tr
 
 import keras
 import numpy as np
-from keras import ops
 
 from ..checkpoints import CheckpointError
 from ..checkpoints.maps import roformer as roformer_names
-from ..layers import Embedding, LayerNormalization, sinusoidal_embeddings
+from ..layers import Embedding, LayerNormalization, RotaryPositionTable
 from .bert import BERT
 from .nezha import PositionsInAttention
 from .registry import register_model
-
-
-@keras.saving.register_keras_serializable(package="kerasformers")
-class RotaryPositionTable(keras.layers.Layer):
-    """x (B, T, ·) → (1, T, dim): the sinusoidal table RoPE rotates q and k with."""
-
-    def __init__(self, dim, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.dim = dim
-
-    def compute_mask(self, inputs, mask=None):
-        return None  # a position table, not a sequence: nothing to mask
-
-    def call(self, x):
-        return self.table(ops.arange(ops.shape(x)[1])[None])
-
-    def incremental_call(self, x, step):
-        """Cached decoding: rotate the new tokens by their own positions (B|1, T)."""
-        return self.table(step.position_ids)
-
-    def table(self, positions):
-        return ops.cast(sinusoidal_embeddings(positions, self.dim), self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (1, input_shape[1], self.dim)
-
-    def get_config(self):
-        return {**super().get_config(), "dim": self.dim}
 
 
 def hf_sinusoid_table(positions, dim):
