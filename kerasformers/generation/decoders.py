@@ -15,6 +15,7 @@ Shapes: B rows, P prompt length (left-padded), L cache length (P + new tokens), 
 import numpy as np
 from keras import ops
 
+from ..layers import CACHE_LENGTH_AXIS
 from ..numerics import NEG_INF  # the additive-mask value kerasformers.layers.masks uses too
 
 
@@ -195,7 +196,7 @@ class Seq2SeqDecoder:
         return self.step(state, start, 0)
 
     def step(self, state, token_ids, cache_index):
-        length = state["caches"][0].shape[2]
+        length = state["caches"][0].shape[CACHE_LENGTH_AXIS]
         visible = ops.arange(length)[None, None, None, :] <= cache_index
         self_bias = ops.where(visible, 0.0, NEG_INF)  # (1, 1, 1, L)
         logits, caches = self.model.cached_call(

@@ -1,7 +1,7 @@
 """Layers (bert4keras's ``bert4keras.layers`` names)."""
 
 from .activations import get_activation
-from .attention import MultiHeadAttention, PositionalAttention
+from .attention import CACHE_LENGTH_AXIS, MultiHeadAttention, PositionalAttention
 from .core import CONTEXT, Add, BiasAdd, Scale, TakeToken
 from .crf import ConditionalRandomField, MaximumEntropyMarkovModel
 from .embedding import Embedding, PositionEmbedding

@@ -6,8 +6,11 @@ Shapes: B batch, T query length, S key length, N heads, H head size, K key size.
 import keras
 from keras import ops
 
-from .core import quantized_sublayer_policies, sublayer_dtype
+from .core import fresh_initializer, quantized_sublayer_policies, sublayer_dtype
 from .rotary import apply_rotary
+
+#: KV caches are (B, 2, heads, length, size): the axis that counts cache slots.
+CACHE_LENGTH_AXIS = 3
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -20,12 +23,15 @@ class MultiHeadAttention(keras.layers.Layer):
       * ``'typical_relative'`` – NEZHA: relative embeddings (T, S, K) added to keys and values.
       * ``'t5_relative'`` – T5: an additive bias (1, N, T, S) folded into ``attention_bias``.
 
-    KV cache: pass ``cache`` (B, 2, S_max, N, ·) and ``cache_index`` (scalar) to write this
+    KV cache: pass ``cache`` (B, 2, N, S_max, ·) and ``cache_index`` (scalar) to write this
     step's keys/values at ``cache_index`` and attend over the whole cache (the caller's bias
     hides slots not yet written); the call then returns ``(output, new_cache)``. With
     ``cache_index=None`` the cache is used read-only as precomputed keys/values
-    (T5 cross-attention). The fused ``ops.dot_product_attention`` kernel is used whenever
-    no score-level feature (relative values, dropout, residual scores) is needed.
+    (T5 cross-attention). The cache is heads-first so that each decoding step multiplies the
+    query with keys and values as they lie in memory (a (B, S, N, ·) cache made XLA copy both
+    into that order at every step). Without a cache, the fused ``ops.dot_product_attention``
+    kernel is used whenever no score-level feature (relative values, dropout, residual scores)
+    is needed.
     """
 
     def __init__(
@@ -51,7 +57,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.attention_scale = attention_scale
         self.attention_dropout = attention_dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        dense = {"use_bias": use_bias, "kernel_initializer": self.kernel_initializer}
+        dense = {"use_bias": use_bias}
         self.q_dense = self._dense(self.key_size * heads, "q_dense", **dense)
         self.k_dense = self._dense(self.key_size * heads, "k_dense", **dense)
         self.v_dense = self._dense(head_size * heads, "v_dense", **dense)
@@ -71,14 +77,18 @@ class MultiHeadAttention(keras.layers.Layer):
             self.out_dim or q_shape[-1],
             "o_dense",
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
         )
         self.o_dense.build(tuple(q_shape[:-1]) + (self.heads * self.head_size,))
 
     def _dense(self, units, name, **options):
-        """A projection; int8 already if this layer was saved after ``Model.quantize``."""
+        """A projection with its own initial draw; int8 already if this layer was saved after
+        ``Model.quantize``."""
         return keras.layers.Dense(
-            units, name=name, dtype=sublayer_dtype(self._sublayer_policies, name), **options
+            units,
+            name=name,
+            dtype=sublayer_dtype(self._sublayer_policies, name),
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
+            **options,
         )
 
     def _split_heads(self, x, size):
@@ -99,7 +109,7 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         q, k, v = inputs[:3]
         qw = self._split_heads(self.q_dense(q), self.key_size)
-        if cache is not None and cache_index is None:  # precomputed keys/values
+        if cache is not None and cache_index is None:  # precomputed keys/values, heads-first
             kw, vw = cache[:, 0], cache[:, 1]
         else:
             kw = self._split_heads(self.k_dense(k), self.key_size)
@@ -114,15 +124,16 @@ class MultiHeadAttention(keras.layers.Layer):
             position_bias = None
         new_cache = None
         if cache is not None and cache_index is not None:
-            start = (0, 0, cache_index, 0, 0)
-            new_cache = ops.slice_update(cache, start, ops.stack([kw, vw], axis=1))
+            step = ops.stack([ops.transpose(kw, (0, 2, 1, 3)), ops.transpose(vw, (0, 2, 1, 3))], axis=1)
+            new_cache = ops.slice_update(cache, (0, 0, 0, cache_index, 0), step)
             kw, vw = new_cache[:, 0], new_cache[:, 1]
         if attention_bias is not None:
             attention_bias = ops.cast(attention_bias, qw.dtype)
 
         scale = 1.0 / float(self.key_size) ** 0.5 if self.attention_scale else 1.0
         needs_scores = (
-            p_bias == "typical_relative"
+            cache is not None
+            or p_bias == "typical_relative"
             or residual
             or (self.attention_dropout and training)
             or self.key_size != self.head_size
@@ -131,7 +142,16 @@ class MultiHeadAttention(keras.layers.Layer):
         scores = None
         if needs_scores:
             out, scores = self._attend(
-                qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores, training
+                qw,
+                kw,
+                vw,
+                attention_bias,
+                position_bias,
+                p_bias,
+                scale,
+                previous_scores,
+                training,
+                kv_heads_first=cache is not None,
             )
         else:
             out = ops.dot_product_attention(qw, kw, vw, bias=attention_bias, scale=scale)
@@ -140,13 +160,27 @@ class MultiHeadAttention(keras.layers.Layer):
         extras = [x for x in (new_cache, scores if return_scores else None) if x is not None]
         return (out, *extras) if extras else out
 
-    def _attend(self, qw, kw, vw, attention_bias, position_bias, p_bias, scale, previous_scores, training):
+    def _attend(
+        self,
+        qw,
+        kw,
+        vw,
+        attention_bias,
+        position_bias,
+        p_bias,
+        scale,
+        previous_scores,
+        training,
+        kv_heads_first=False,
+    ):
         """Explicit softmax attention; returns (B, T, N, H) and this layer's own scaled scores.
+        Keys and values are (B, S, N, ·), or (B, N, S, ·) from a cache (``kv_heads_first``).
 
         The returned scores leave out ``previous_scores`` and the bias, as bert4keras's RealFormer
         option does: each layer adds the previous layer's own scores, they do not accumulate.
         """
-        scores = ops.einsum("btnk,bsnk->bnts", qw, kw)
+        k_axes, v_axes = ("bnsk", "bnsh") if kv_heads_first else ("bsnk", "bsnh")
+        scores = ops.einsum(f"btnk,{k_axes}->bnts", qw, kw)
         if p_bias == "typical_relative":
             scores = scores + ops.einsum("btnk,tsk->bnts", qw, ops.cast(position_bias, qw.dtype))
         elif p_bias == "t5_relative" and position_bias is not None:
@@ -159,7 +193,7 @@ class MultiHeadAttention(keras.layers.Layer):
             scores = scores + attention_bias
         probs = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), qw.dtype)
         probs = self.dropout(probs, training=training)
-        out = ops.einsum("bnts,bsnh->btnh", probs, vw)
+        out = ops.einsum(f"bnts,{v_axes}->btnh", probs, vw)
         if p_bias == "typical_relative":
             out = out + ops.einsum("bnts,tsh->btnh", probs, ops.cast(position_bias, qw.dtype))
         return out, own_scores
@@ -172,15 +206,11 @@ class MultiHeadAttention(keras.layers.Layer):
     )
 
     def project_keys_values(self, x):
-        """x (B, S, ·) → its keys and values (B, 2, S, heads, size): a read-only ``cache`` for
+        """x (B, S, ·) → its keys and values (B, 2, heads, S, size): a read-only ``cache`` for
         attending to a fixed context (an encoder-decoder's cross-attention) step after step."""
-        return ops.stack(
-            [
-                self._split_heads(self.k_dense(x), self.key_size),
-                self._split_heads(self.v_dense(x), self.head_size),
-            ],
-            axis=1,
-        )
+        keys = self._split_heads(self.k_dense(x), self.key_size)
+        values = self._split_heads(self.v_dense(x), self.head_size)
+        return ops.stack([ops.transpose(keys, (0, 2, 1, 3)), ops.transpose(values, (0, 2, 1, 3))], axis=1)
 
     def compute_output_spec(self, inputs, **kwargs):
         q = inputs[0]

@@ -74,6 +74,17 @@ class Add(keras.layers.Add):
         return combined
 
 
+def fresh_initializer(initializer):
+    """A new instance of ``initializer`` that draws values of its own.
+
+    Keras 3 fixes an unseeded initializer's seed when the instance is created, so one instance
+    shared by several weights gives them identical values (at init q = k = v = o, which stalls
+    training from scratch); Keras 2, hence bert4keras, drew every weight afresh. Layers that make
+    several weights from one ``kernel_initializer`` pass each a fresh copy.
+    """
+    return keras.initializers.get(initializer).clone()
+
+
 def quantized_sublayer_policies(layers):
     """{name: serialised dtype policy} of the sublayers that ``Model.quantize`` changed.
 

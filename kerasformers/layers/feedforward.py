@@ -3,7 +3,7 @@
 import keras
 
 from .activations import get_activation
-from .core import quantized_sublayer_policies, sublayer_dtype
+from .core import fresh_initializer, quantized_sublayer_policies, sublayer_dtype
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -34,7 +34,7 @@ class FeedForward(keras.layers.Layer):
             keras.layers.Dense(
                 units,
                 use_bias=use_bias,
-                kernel_initializer=self.kernel_initializer,
+                kernel_initializer=fresh_initializer(self.kernel_initializer),
                 name=f"i{i}_dense",
                 dtype=sublayer_dtype(self._sublayer_policies, f"i{i}_dense"),
             )
@@ -55,7 +55,7 @@ class FeedForward(keras.layers.Layer):
         self.o_dense = keras.layers.Dense(
             input_shape[-1],
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             name="o_dense",
             dtype=sublayer_dtype(self._sublayer_policies, "o_dense"),
         )

@@ -19,6 +19,7 @@ from keras import ops
 
 from ..numerics import NEG_INF
 from .activations import get_activation
+from .core import fresh_initializer
 from .rotary import apply_rotary
 
 _NORMALIZATIONS = ("softmax", "squared_relu", "softmax_plus")
@@ -78,12 +79,15 @@ class GatedAttentionUnit(keras.layers.Layer):
             2 * self.units + self.key_size,
             use_bias=self.use_bias,
             activation=get_activation(self.activation),
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             name="i_dense",
         )
         self.i_dense.build(input_shape)
         self.o_dense = keras.layers.Dense(
-            hidden, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, name="o_dense"
+            hidden,
+            use_bias=self.use_bias,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
+            name="o_dense",
         )
         self.o_dense.build(tuple(input_shape[:-1]) + (self.units,))
         self.dropout = keras.layers.Dropout(self.attention_dropout)

@@ -12,6 +12,7 @@ from keras import ops
 
 from ..losses import multilabel_categorical_crossentropy
 from ..numerics import NEG_INF
+from .core import fresh_initializer
 from .rotary import apply_rotary, sinusoidal_embeddings
 
 
@@ -67,7 +68,7 @@ class GlobalPointer(keras.layers.Layer):
         self.dense = keras.layers.Dense(
             self.heads * self.head_size * 2,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             name="dense",
         )
 
@@ -116,11 +117,14 @@ class EfficientGlobalPointer(GlobalPointer):
         self.p_dense = keras.layers.Dense(
             self.head_size * 2,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             name="p_dense",
         )
         self.q_dense = keras.layers.Dense(
-            self.heads * 2, use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, name="q_dense"
+            self.heads * 2,
+            use_bias=self.use_bias,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
+            name="q_dense",
         )
 
     def build(self, input_shape):

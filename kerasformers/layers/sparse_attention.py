@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from ..numerics import NEG_INF
+from .core import fresh_initializer
 
 
 class _ReshapedSelfAttention(keras.layers.Layer):
@@ -60,7 +61,7 @@ class _ReshapedSelfAttention(keras.layers.Layer):
         dense = lambda units, name: keras.layers.Dense(  # noqa: E731
             units,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             name=name,
             dtype=self.dtype_policy,
         )

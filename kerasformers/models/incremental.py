@@ -23,6 +23,7 @@ is refused, by `unsupported_layers` before decoding starts and by `call` if reac
 import keras
 
 from ..layers import (
+    CACHE_LENGTH_AXIS,
     CONTEXT,
     BiasAdd,
     Embedding,
@@ -89,11 +90,11 @@ class IncrementalPass:
 
     @property
     def cache_length(self):
-        return self.caches[0].shape[2]
+        return self.caches[0].shape[CACHE_LENGTH_AXIS]
 
     @property
     def context_length(self):
-        return self.cross_caches[0].shape[2]
+        return self.cross_caches[0].shape[CACHE_LENGTH_AXIS]
 
     def call(self, name, layer, inputs, arguments):
         if isinstance(layer, keras.layers.Dropout):

@@ -53,6 +53,7 @@ class T5_Base(Transformer):
     vocab_variables = ("shared/embedding",)
     use_bias = False
     default_version = "t5.1.0"
+    has_decoder = True
 
     def hf_tied_copies(self):
         """One token embedding serves encoder, decoder and (t5.1.0-style tied head) the output layer."""
@@ -69,11 +70,14 @@ class T5_Base(Transformer):
         max_distance=128,
         with_lm=True,
         tie_word_embeddings=None,
-        cross_position_bias=False,
-        scale_decoder_output=False,
+        cross_position_bias=None,
+        scale_decoder_output=None,
         **kwargs,
     ):
         kwargs = dict(kwargs)
+        # A HuggingFace config (it names d_model) means T5 as transformers runs it; a Google/bert4keras
+        # config means bert4keras's T5, whose decoder adds two pieces of its own (below).
+        bert4keras_defaults = "d_model" not in kwargs
         for hf, ours in _HF_KEYS.items():
             if hf in kwargs:
                 kwargs[ours] = kwargs.pop(hf)
@@ -104,10 +108,12 @@ class T5_Base(Transformer):
                 f"T5 config: scale_decoder_outputs={hf_rescale} with a {'tied' if self.tied_head else 'untied'} "
                 "head; kerasformers rescales by d_model**-0.5 exactly when the head is tied"
             )
-        # bert4keras compatibility (both off in T5 itself and in transformers): a relative position bias in
-        # the decoder's cross-attention, and a d_model**-0.5 scale on the decoder output whatever the head.
-        self.cross_position_bias = cross_position_bias
-        self.scale_decoder_output = scale_decoder_output
+        # bert4keras 0.11.5's decoder (both off in T5 itself and in transformers): a relative position bias in
+        # the cross-attention, and a d_model**-0.5 scale on the decoder output whatever the head.
+        self.cross_position_bias = bert4keras_defaults if cross_position_bias is None else cross_position_bias
+        self.scale_decoder_output = (
+            bert4keras_defaults if scale_decoder_output is None else scale_decoder_output
+        )
 
     def rms_norm(self, x, name):
         return self.apply(
@@ -188,6 +194,8 @@ class T5_Base(Transformer):
 @register_model("t5_encoder", "t5.1.0_encoder", "t5.1.1_encoder", "mt5.1.1_encoder")
 class T5_Encoder(T5_Base):
     """token ids (B, S) → context (B, S, hidden)."""
+
+    has_decoder = False
 
     def get_inputs(self):
         return keras.Input(

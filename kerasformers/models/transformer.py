@@ -288,8 +288,8 @@ class Transformer:
         return self.outputs if isinstance(self.outputs, (list, tuple)) else [self.outputs]
 
     def init_caches(self, batch_size, length, dtype="float32"):
-        """One zero KV cache (B, 2, L, heads, head_size) per self-attention layer."""
-        shape = (batch_size, 2, length, self.num_attention_heads, self.attention_head_size)
+        """One zero KV cache (B, 2, heads, L, head_size) per self-attention layer."""
+        shape = (batch_size, 2, self.num_attention_heads, length, self.attention_head_size)
         return [ops.zeros(shape, dtype=dtype) for _ in range(self.num_hidden_layers)]
 
     def incremental_inputs(self, token_ids, segment_ids, position_ids):

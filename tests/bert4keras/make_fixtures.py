@@ -172,16 +172,14 @@ CASES = [
 ]
 
 
-# Cases where kerasformers' defaults deliberately differ (docs/migration-models.md): the test builds them
-# with these extra kwargs, which reproduce bert4keras exactly.
+# Cases where kerasformers deliberately differs (docs/migration.md): the test builds them with the extra
+# `kerasformers_kwargs` given, or compares only what is meant to agree.
 T5_DECODER_DIFFERENCE = {
-    "kerasformers_kwargs": {"cross_position_bias": True, "scale_decoder_output": True},
     "compare_only_real_decoder_positions": True,
-    "reason": "bert4keras adds a relative position bias to the decoder's cross-attention and scales the decoder "
-    "output by d_model**-0.5 for every T5 version (even untied t5.1.1 heads, even with_lm=False); "
-    "T5 (Mesh TensorFlow, transformers) does neither, so kerasformers defaults to T5 and offers both "
-    "as options. bert4keras also hides decoder token id 0 as padding, which is T5's decoder start id; "
-    "kerasformers does not, so outputs at decoder positions holding 0 are not compared",
+    "reason": "bert4keras hides decoder token id 0 as padding, which is T5's decoder start id; kerasformers "
+    "does not, so outputs at decoder positions holding 0 are not compared. (bert4keras's cross-attention "
+    "position bias and d_model**-0.5 decoder scale are kerasformers's defaults for a Google/bert4keras "
+    "config, so the case is built without extra options.)",
 }
 DIFFERENCES = {
     case[0]: T5_DECODER_DIFFERENCE for case in CASES if "t5" in case[1] and not case[1].endswith("_encoder")

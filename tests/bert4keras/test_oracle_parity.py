@@ -4,7 +4,7 @@ Every case in tests/fixtures/bert4keras/manifest.json (made by make_fixtures.py 
 rebuilt with kerasformers' `build_transformer_model` from the same config.json and TF1 checkpoint,
 fed the same inputs, and every output is compared: count, order, shape and values.
 Cases where kerasformers deliberately differs carry `kerasformers_kwargs` (and possibly
-`compare_only_real_decoder_positions`) with a `reason` in the manifest (see docs/migration-models.md):
+`compare_only_real_decoder_positions`) with a `reason` in the manifest (see docs/migration.md):
 the test then checks the bert4keras numbers with those kwargs.
 """
 

@@ -28,18 +28,16 @@ TOLERANCE = {  # pytest.approx arguments for the script's metric (full mode, qui
     "extract_features_model_zoo": ({"rel": 1e-4}, {"rel": 1e-4}),
     "global_pointer_ner": ({"abs": 0.08}, {"abs": 0.12}),
     "cws_crf": ({"abs": 0.08}, {"abs": 0.1}),
-    "t5_seq2seq": ({"abs": 0.1}, {"abs": 0.2}),
+    # bert4keras itself spread 0.25-0.92 over quick runs of 50-120 steps (12 cases): it is the random
+    # draw; a broken decoder scores 0 (kerasformers did, before building bert4keras's T5 decoder).
+    "t5_seq2seq": ({"abs": 0.2}, {"abs": 0.35}),
     "relation_extraction": ({"abs": 0.1}, {"abs": 0.05}),
     "sentence_pair_similarity": ({"abs": 0.06}, {"abs": 0.1}),
 }
 # Scripts without training: their quick mode is the full run, recorded once.
 NO_QUICK_MODE = {"extract_features_keep_tokens", "extract_features_model_zoo"}
 # Known divergences: the script does not yet reach bert4keras's metric under kerasformers.
-DIVERGES = {
-    "t5_seq2seq": "kerasformers's T5 defaults to cross_position_bias=False, scale_decoder_output=False "
-    "(T5/transformers); bert4keras 0.11.5 has both on, so the same script builds another decoder "
-    "(logits 8x larger at hidden 64) that learns far faster: 0.83 vs 0.0 exact match",
-}
+DIVERGES: dict[str, str] = {}
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the scripts run on JAX only")
 

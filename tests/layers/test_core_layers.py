@@ -113,7 +113,7 @@ def test_attention_kv_cache_matches_full_causal_pass():
     x = random(2, 6, 12)
     causal = npy(CausalBias()(x[..., 0]))
     full = npy(mha([x, x, x], attention_bias=causal))
-    cache = np.zeros((2, 2, 6, 2, 4), "float32")
+    cache = np.zeros((2, 2, 2, 6, 4), "float32")  # (B, K/V, heads, slots, size)
     steps = []
     for t in range(6):
         visible = np.where(np.arange(6) <= t, 0.0, -1e9).astype("float32")[None, None, None, :]

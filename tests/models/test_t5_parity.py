@@ -198,3 +198,26 @@ def test_saving_refuses_a_layer_with_fewer_weights_than_its_mapping(tmp_path):
     with pytest.raises(CheckpointError, match="FeedForward' has 2 weights but the mapping names 3"):
         t5.save_weights_as_checkpoint(str(tmp_path / "t5.ckpt"))
     assert not list(tmp_path.iterdir())
+
+
+def test_bert4keras_decoder_export_is_refused(tmp_path):
+    """A Google/bert4keras config builds bert4keras's decoder (cross-attention position bias, d_model**-0.5
+    output scale), as bert4keras does; a HuggingFace folder builds transformers' T5. transformers cannot
+    express the first, so exporting it is refused by name, and nothing is written."""
+    config = dict(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=12
+    )
+    t5 = build_transformer_model(model="t5.1.0", return_keras_model=False, **config)
+    assert (t5.cross_position_bias, t5.scale_decoder_output) == (True, True)
+    with pytest.raises(ValueError, match="cross_position_bias=True"):
+        t5.save_weights_as_huggingface(str(tmp_path / "export"))
+    assert not (tmp_path / "export").exists() or not list((tmp_path / "export").iterdir())
+    hf_style = build_transformer_model(
+        model="t5.1.0",
+        return_keras_model=False,
+        cross_position_bias=False,
+        scale_decoder_output=False,
+        **config,
+    )
+    hf_style.save_weights_as_huggingface(str(tmp_path / "export"))
+    assert (tmp_path / "export" / "config.json").is_file()

@@ -17,8 +17,8 @@ np.random.seed(6)
 data_dir = os.environ["B4K_DATA"]
 config_path = os.path.join(data_dir, "t5_config.json")
 dict_path = os.path.join(data_dir, "vocab.txt")
-quick = os.environ.get("B4K_QUICK") == "1"  # `make test`: fewer steps, fixed shapes
-batch_size, epochs, steps = (32, 4, 30) if quick else (32, 4, 60)
+quick = os.environ.get("B4K_QUICK") == "1"  # `make test`: fixed shapes, half the test cases
+batch_size, epochs, steps = 32, 4, 120  # at 60 steps the result still hangs on the random draw
 alphabet = "abcdefghijkl"
 
 
