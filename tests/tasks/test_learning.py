@@ -103,7 +103,7 @@ CASES = {
     "entity-linking": (
         {"knowledge_base": synthetic.KNOWLEDGE_BASE},
         lambda: split(synthetic.linking_records(200), 40),
-        4,
+        8,
         "f1",
         0.5,
     ),
