@@ -13,6 +13,11 @@ from .rotary import apply_rotary
 CACHE_LENGTH_AXIS = 3
 
 
+def _cache_entry(keys, values):
+    """Keys and values (B, S, heads, size) → one heads-first cache block (B, 2, heads, S, size)."""
+    return ops.stack([ops.transpose(keys, (0, 2, 1, 3)), ops.transpose(values, (0, 2, 1, 3))], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="kerasformers")
 class MultiHeadAttention(keras.layers.Layer):
     """Attention over ``[q, k, v]`` (B, T|S, dim) with an additive bias (B|1, N|1, T, S).
@@ -57,10 +62,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.attention_scale = attention_scale
         self.attention_dropout = attention_dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        dense = {"use_bias": use_bias}
-        self.q_dense = self._dense(self.key_size * heads, "q_dense", **dense)
-        self.k_dense = self._dense(self.key_size * heads, "k_dense", **dense)
-        self.v_dense = self._dense(head_size * heads, "v_dense", **dense)
+        self.q_dense = self._dense(self.key_size * heads, "q_dense", use_bias=use_bias)
+        self.k_dense = self._dense(self.key_size * heads, "k_dense", use_bias=use_bias)
+        self.v_dense = self._dense(head_size * heads, "v_dense", use_bias=use_bias)
         self.dropout = keras.layers.Dropout(attention_dropout)
         self.supports_masking = True
 
@@ -124,8 +128,7 @@ class MultiHeadAttention(keras.layers.Layer):
             position_bias = None
         new_cache = None
         if cache is not None and cache_index is not None:
-            step = ops.stack([ops.transpose(kw, (0, 2, 1, 3)), ops.transpose(vw, (0, 2, 1, 3))], axis=1)
-            new_cache = ops.slice_update(cache, (0, 0, 0, cache_index, 0), step)
+            new_cache = ops.slice_update(cache, (0, 0, 0, cache_index, 0), _cache_entry(kw, vw))
             kw, vw = new_cache[:, 0], new_cache[:, 1]
         if attention_bias is not None:
             attention_bias = ops.cast(attention_bias, qw.dtype)
@@ -208,9 +211,10 @@ class MultiHeadAttention(keras.layers.Layer):
     def project_keys_values(self, x):
         """x (B, S, ·) → its keys and values (B, 2, heads, S, size): a read-only ``cache`` for
         attending to a fixed context (an encoder-decoder's cross-attention) step after step."""
-        keys = self._split_heads(self.k_dense(x), self.key_size)
-        values = self._split_heads(self.v_dense(x), self.head_size)
-        return ops.stack([ops.transpose(keys, (0, 2, 1, 3)), ops.transpose(values, (0, 2, 1, 3))], axis=1)
+        return _cache_entry(
+            self._split_heads(self.k_dense(x), self.key_size),
+            self._split_heads(self.v_dense(x), self.head_size),
+        )
 
     def compute_output_spec(self, inputs, **kwargs):
         q = inputs[0]

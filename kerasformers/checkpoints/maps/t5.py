@@ -84,11 +84,12 @@ def tf1_to_hf(tf1_names, model):
 def hf_config(model, hf_tensors):
     bert4keras_decoder = model.cross_position_bias or (model.scale_decoder_output and not model.tied_head)
     if model.has_decoder and bert4keras_decoder:
+        head = "tied" if model.tied_head else "untied"
         raise ValueError(
-            "this T5 has bert4keras's decoder (cross_position_bias="
-            f"{model.cross_position_bias}, scale_decoder_output={model.scale_decoder_output} with an untied "
-            "head), which transformers' T5 cannot express; build it with cross_position_bias=False, "
-            "scale_decoder_output=False to export it as a HuggingFace folder"
+            f"this T5 has bert4keras's decoder (cross_position_bias={model.cross_position_bias}, "
+            f"scale_decoder_output={model.scale_decoder_output}, {head} head), which transformers' T5 cannot "
+            "express; build it with cross_position_bias=False, scale_decoder_output=False to export it as a "
+            "HuggingFace folder"
         )
     gated = model.version != "t5.1.0"
     act = model.hidden_act if isinstance(model.hidden_act, str) else model.hidden_act[0]
