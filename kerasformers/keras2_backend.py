@@ -11,6 +11,9 @@ error that names the replacement. Checked against Keras 2 itself by tests/compat
 import keras
 import numpy as np
 from keras import ops
+from keras.src.backend.common import global_state
+from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+from keras.src.utils.jax_utils import is_in_jax_tracing_scope
 
 
 def _floatx(dtype):
@@ -192,20 +195,72 @@ def eye(size, dtype=None, name=None):
     return ops.eye(size, dtype=_floatx(dtype))
 
 
+def _calling_layer():
+    """The innermost Layer whose ``__call__`` is running (Keras 3 stacks them as name scopes)."""
+    for scope in reversed(global_state.get_global_attribute("name_scope_stack") or []):
+        if isinstance(scope.caller, keras.layers.Layer):
+            return scope.caller
+    return None
+
+
+def _seed(seed):
+    """Keras 2 drew unseeded random numbers from a stateful op: new numbers at every training step.
+
+    On JAX, Keras 3 refuses unseeded random ops while tracing ("[JAX RNG] ... only use seeded
+    random ops"). Inside a layer's ``call`` the draw then comes from a ``SeedGenerator`` attached
+    to that layer on its first, symbolic call (building a functional model), so its state is a
+    variable of the model that ``fit`` / ``predict`` thread from step to step.
+    """
+    if seed is not None or keras.backend.backend() != "jax" or not is_in_jax_tracing_scope():
+        return seed
+    layer = _calling_layer()
+    if layer is None:
+        return seed  # Keras's own "[JAX RNG]" error follows
+    generator = layer.__dict__.get("_keras2_seed_generator")
+    if generator is None:
+        if not in_symbolic_scope():
+            raise ValueError(
+                f"K.random_* without a seed in the call() of layer {layer.name!r}, first called "
+                "inside a JAX trace: call the layer on keras.Input tensors first (a functional "
+                "model), or pass seed=keras.random.SeedGenerator(...) created in the layer's __init__"
+            )
+        locked = layer._tracker.locked
+        layer._tracker.unlock()  # the layer is built; Keras's own quantize() adds state the same way
+        try:
+            layer._keras2_seed_generator = generator = keras.random.SeedGenerator(
+                name="keras2_seed_generator"
+            )
+        finally:
+            if locked:
+                layer._tracker.lock()
+    return generator
+
+
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    return keras.random.normal(shape, mean=mean, stddev=stddev, dtype=_floatx(dtype), seed=seed)
+    return keras.random.normal(shape, mean=mean, stddev=stddev, dtype=_floatx(dtype), seed=_seed(seed))
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=_floatx(dtype), seed=seed)
+    return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=_floatx(dtype), seed=_seed(seed))
+
+
+def random_bernoulli(shape, p=0.0, dtype=None, seed=None):
+    """1 with probability ``p``, else 0 (Keras 2: ``uniform <= p``)."""
+    dtype = _floatx(dtype)
+    return ops.cast(random_uniform(shape, dtype=dtype, seed=seed) <= p, dtype)
+
+
+random_binomial = random_bernoulli  # Keras 2's older name for the same draw
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    return keras.random.truncated_normal(shape, mean=mean, stddev=stddev, dtype=_floatx(dtype), seed=seed)
+    return keras.random.truncated_normal(
+        shape, mean=mean, stddev=stddev, dtype=_floatx(dtype), seed=_seed(seed)
+    )
 
 
 def dropout(x, level, noise_shape=None, seed=None):
-    return keras.random.dropout(x, level, noise_shape=noise_shape, seed=seed)
+    return keras.random.dropout(x, level, noise_shape=noise_shape, seed=_seed(seed))
 
 
 def bias_add(x, bias, data_format=None):
@@ -257,12 +312,17 @@ def batch_set_value(tuples):
 
 
 def in_train_phase(x, alt, training=None):
-    """Keras 3 has no global learning phase: pass ``training`` (a Layer's ``call`` argument)."""
+    """``x`` when training, else ``alt``. Keras 3 has no global learning phase: without
+    ``training``, inside a layer's ``call`` the phase is the one Keras 3 passes down the calls
+    (True under ``fit``, False under ``predict`` / ``evaluate``; unset counts as Keras 2's default 0)."""
     if training is None:
-        raise ValueError(
-            "K.in_train_phase needs training=True/False on Keras 3 (no global learning phase); "
-            "use the `training` argument of your layer's call()"
-        )
+        context = global_state.get_global_attribute("current_call_ctx")
+        if context is None:
+            raise ValueError(
+                "K.in_train_phase outside a layer's call() needs training=True/False on Keras 3 "
+                "(no global learning phase)"
+            )
+        training = bool(context.get_value("training"))
     chosen = x if training else alt
     return chosen() if callable(chosen) else chosen
 
@@ -288,7 +348,7 @@ KERAS2.update(
 GRAPH_ONLY = {
     "function": "call the model or a keras.Model built on the tensors you want",
     "gradients": "use kerasformers.training (adversarial_training, gradient_penalty, "
-    "virtual_adversarial_training) or the backend's own autodiff",
+    "virtual_adversarial_training, integrated_gradients) or the backend's own autodiff",
     "placeholder": "use keras.Input",
     "learning_phase": "pass `training` to call()",
     "set_learning_phase": "pass `training` to call()",

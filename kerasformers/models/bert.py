@@ -126,7 +126,7 @@ class BERT(Transformer):
         token_ids = inputs.pop(0)
         segment_ids = inputs.pop(0) if self.segment_vocab_size > 0 else None
         position_ids = inputs.pop(0) if self.custom_position_ids else None
-        self.compute_attention_bias([token_ids, segment_ids])
+        self.attention_bias_for([token_ids, segment_ids])
         x = self.apply(
             token_ids,
             Embedding,

@@ -103,7 +103,7 @@ class GPT(CausalMixin, Transformer):
 
     def apply_embeddings(self, inputs):
         token_ids = inputs[0]
-        self.compute_attention_bias(token_ids)
+        self.attention_bias_for(token_ids)
         x = self.token_embedding(token_ids)
         if self.segment_vocab_size > 0:
             x = self.apply(

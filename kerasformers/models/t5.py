@@ -152,10 +152,7 @@ class T5_Base(Transformer):
             value = np.asarray(reader[name]).T
             if self.keep_tokens is not None:
                 value = value[self.keep_tokens]
-            if self.compound_tokens is not None:
-                extra = [np.mean(value[list(ids)], axis=0) for ids in self.compound_tokens]
-                value = np.concatenate([value, np.stack(extra).astype(value.dtype)], axis=0)
-            return value.T
+            return self.extend_with_compound_tokens(value).T
         value = super().load_variable(reader, name)
         return value.T if "relative_attention_bias" in name else value
 

@@ -113,6 +113,7 @@ class Transformer:
         self.name = name
         self.extra_config = kwargs
         self.attention_bias = None
+        self._attention_bias_inputs = None  # the token ids attention_bias was computed from
         self.position_bias = None
         self.attention_scores = None
         self.layers = {}
@@ -254,6 +255,16 @@ class Transformer:
             )
         return self.attention_bias
 
+    def attention_bias_for(self, inputs):
+        """``compute_attention_bias(inputs)``, computed again when ``apply_embeddings`` runs on other
+        input tensors than last time (bert4keras's BERT-of-Theseus example feeds a second model's
+        embeddings and blocks the first model's inputs): a cached bias would belong to the old ones."""
+        token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self._attention_bias_inputs is not None and self._attention_bias_inputs is not token_ids:
+            self.attention_bias = None
+        self._attention_bias_inputs = token_ids
+        return self.compute_attention_bias(inputs)
+
     def compute_position_bias(self, inputs=None):
         return self.position_bias
 
@@ -286,6 +297,17 @@ class Transformer:
 
     def outputs_list(self):
         return self.outputs if isinstance(self.outputs, (list, tuple)) else [self.outputs]
+
+    @property
+    def input(self):
+        """bert4keras's ``input``: the input tensor when there is one, else the list (after building)."""
+        return self.inputs[0] if len(self.inputs) == 1 else self.inputs
+
+    @property
+    def output(self):
+        """bert4keras's ``output``: the output tensor when there is one, else the list (after building)."""
+        outputs = self.outputs_list()
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def init_caches(self, batch_size, length, dtype="float32"):
         """One zero KV cache (B, 2, heads, L, head_size) per self-attention layer."""
@@ -331,10 +353,20 @@ class Transformer:
         if name in self.vocab_variables:
             if self.keep_tokens is not None:
                 value = value[self.keep_tokens]
-            if self.compound_tokens is not None:
-                extra = [np.mean(value[list(ids)], axis=0) for ids in self.compound_tokens]
-                value = np.concatenate([value, np.stack(extra).astype(value.dtype)], axis=0)
+            value = self.extend_with_compound_tokens(value)
         return value
+
+    def extend_with_compound_tokens(self, value):
+        """Append one row per compound token: the mean of its rows, or for ``(ids, weights)`` (as in
+        bert4keras) their weighted mean."""
+        if self.compound_tokens is None:
+            return value
+        extra = []
+        for item in self.compound_tokens:
+            weighted = isinstance(item, tuple) and len(item) == 2 and not np.isscalar(item[0])
+            ids, weights = item if weighted else (item, None)
+            extra.append(np.average(value[list(ids)], axis=0, weights=weights))
+        return np.concatenate([value, np.stack(extra).astype(value.dtype)], axis=0)
 
     def create_variable(self, name, value):
         """Inverse of `load_variable` for saving: the value written under ``name``."""

@@ -60,6 +60,20 @@ def test_compound_tokens_are_means_of_their_parts(mlm_dir):
     np.testing.assert_allclose(table[-1], table[[9, 10, 11]].mean(0), atol=1e-6)
 
 
+def test_compound_tokens_take_weights_as_in_bert4keras(mlm_dir):
+    """bert4keras 0.11.5 also accepts ``(ids, weights)``: a weighted mean of the rows."""
+    path, _ = mlm_dir
+    compound = [[5], ([5, 7], [3, 1]), ([9, 10], [0.5, 2.0])]
+    bert = build_transformer_model(
+        checkpoint_path=str(path), compound_tokens=compound, return_keras_model=False
+    )
+    table = to_numpy(bert.layers["Embedding-Token"].embeddings)
+    assert table.shape == (TINY["vocab_size"] + 3, TINY["hidden_size"])
+    np.testing.assert_allclose(table[-3], table[5], atol=1e-6)
+    np.testing.assert_allclose(table[-2], (3 * table[5] + table[7]) / 4, atol=1e-6)
+    np.testing.assert_allclose(table[-1], (0.5 * table[9] + 2 * table[10]) / 2.5, atol=1e-6)
+
+
 def test_prefix_names_layers_and_still_loads(mlm_dir):
     path, hf = mlm_dir
     bert = build_transformer_model(
