@@ -90,13 +90,14 @@ class DataGenerator(keras.utils.PyDataset):
     def forfit(self, random=True):
         """Endless stream of batches for ``fit(..., steps_per_epoch=len(gen))``."""
         while True:
-            yield from self.__iter__(random)
+            for batch in self.__iter__(random):
+                yield _lists_as_tuples(batch)
 
     def fortest(self, random=False):
         """Endless stream of the inputs part of each batch (for ``predict``)."""
         while True:
             for batch in self.__iter__(random):
-                yield batch[0]
+                yield batch[0]  # as bert4keras: the inputs themselves (a list stays a list)
 
     def to_dataset(self, types, shapes, names=None, padded_batch=False):
         """A ``tf.data.Dataset`` batching what ``forfit()`` yields (one sample per item, as in
@@ -171,3 +172,11 @@ class DataGenerator(keras.utils.PyDataset):
         # hook calls; code that needs the true epoch index (resumable training)
         # sets ``gen.epoch`` itself from a callback.
         self.epoch += 1
+
+
+def _lists_as_tuples(structure):
+    """bert4keras scripts yield ``[token_ids, segment_ids], labels``. ``tf.data`` (Keras's
+    generator adapter on the TensorFlow backend) takes tuples but not lists as structure."""
+    if isinstance(structure, (list, tuple)):
+        return tuple(_lists_as_tuples(item) for item in structure)
+    return structure
