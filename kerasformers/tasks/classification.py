@@ -1,8 +1,10 @@
 """Text classification and sentence-pair classification: a softmax head on the [CLS] vector.
 
 This is the sentiment model of "当Bert遇上Keras": the encoder's first-token output, dropout,
-one dense softmax layer. A text longer than one window is classified window by window and
-the class probabilities are averaged.
+one dense softmax layer. ``pooling="mean"`` reads the mean of the unpadded tokens' outputs
+instead: an encoder pretrained by MLM alone (no next-sentence task, like ``chinese-bert-tiny``)
+never trained its [CLS] output to summarise the text. A text longer than one window is
+classified window by window and the class probabilities are averaged.
 """
 
 import itertools
@@ -11,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..layers import Loss, TakeToken
+from ..layers import Loss, MaskedGlobalAveragePooling1D, TakeToken
 from . import readers
 from .base import Task, pad
 from .metrics import accuracy
@@ -29,6 +31,12 @@ class ClassificationTask(Task):
     name = "classification"
     metric = "accuracy"
     default_maxlen = 128
+    option_names = ("pooling",)
+
+    def __init__(self, pooling="cls", **kwargs):
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"{self.name}: pooling must be 'cls' or 'mean', got {pooling!r}")
+        super().__init__(pooling=pooling, **kwargs)
 
     def read(self, path, skip_bad=False):
         return readers.read_labelled_texts(path, skip_bad)
@@ -42,9 +50,13 @@ class ClassificationTask(Task):
         return sorted({str(r["label"]) for r in records})
 
     def build_heads(self, transformer):
-        cls_vector = TakeToken(0, name="CLS-token")(transformer.model.output)
-        cls_vector = keras.layers.Dropout(0.1, name="Classifier-Dropout")(cls_vector)
-        logits = keras.layers.Dense(len(self.labels), name="Classifier")(cls_vector)
+        sequence = transformer.model.output
+        if self.options["pooling"] == "mean":  # the encoder's output carries the padding mask
+            vector = MaskedGlobalAveragePooling1D(name="Mean-Pooling")(sequence)
+        else:
+            vector = TakeToken(0, name="CLS-token")(sequence)
+        vector = keras.layers.Dropout(0.1, name="Classifier-Dropout")(vector)
+        logits = keras.layers.Dense(len(self.labels), name="Classifier")(vector)
         label_ids = keras.Input(shape=(), dtype="int32", name="Input-Label")
         loss = _SoftmaxLoss(output_axis=1, name="Classifier-Loss")([label_ids, logits])
         self.train_model = keras.Model([*transformer.model.inputs, label_ids], loss)

@@ -83,3 +83,18 @@ def test_incomplete_checkpoint_folder_is_a_clear_error(tmp_path):
     task = TASKS["ner"](checkpoint=tmp_path)
     with pytest.raises(ValueError, match="no vocab.txt"):
         task.prepare(RECORDS)
+
+
+def test_mean_pooling_ignores_padding_and_rejects_unknown_modes():
+    """The mean-pooled class scores of a text do not depend on how far its batch is padded."""
+    with pytest.raises(ValueError, match="pooling must be 'cls' or 'mean'"):
+        TASKS["classification"](pooling="max")
+    task = TASKS["classification"](
+        checkpoint="scratch", maxlen=32, pooling="mean", encoder={"hidden_size": 16}
+    )
+    records = [{"text": "这家酒店很好", "label": "1"}, {"text": "房间太小了", "label": "0"}]
+    task.prepare(records)
+    features = task.features(records[0], training=False)
+    short = task.predict_batch(features, 10)
+    long = task.predict_batch(features, 30)
+    np.testing.assert_allclose(short, long, atol=1e-6)

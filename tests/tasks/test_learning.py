@@ -81,6 +81,13 @@ def split(records, valid):
 # name, options, data, epochs, metric, trivial baseline the metric must beat
 CASES = {
     "classification": ({}, lambda: split(sentiment_records(480), 80), 3, "accuracy", 0.6),
+    "classification-mean-pooling": (
+        {"pooling": "mean"},
+        lambda: split(sentiment_records(480), 80),
+        3,
+        "accuracy",
+        0.6,
+    ),
     "sentence-pair": ({}, lambda: split(synthetic.pair_records(640), 80), 4, "accuracy", 0.6),
     "ner-crf": ({"head": "crf"}, lambda: split(msra_records(300), 60), 4, "f1", 0.05),
     "ner-global-pointer": (
@@ -113,7 +120,9 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_task_learns_answers_on_raw_offsets_and_survives_save_load(case, tmp_path):
     options, data, epochs, metric, baseline = CASES[case]
-    name = case.replace("-crf", "").replace("-global-pointer", "").replace("-gplinker", "")
+    name = case
+    for variant in ("-crf", "-global-pointer", "-gplinker", "-mean-pooling"):
+        name = name.replace(variant, "")
     train, valid = data()
     task = TASKS[name](checkpoint="scratch", maxlen=64, encoder=TINY, **options)
     history = task.fit(train, valid, epochs=epochs, batch_size=16, verbose=0)
