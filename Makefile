@@ -52,6 +52,7 @@ lint: install-dev
 # Regenerate every committed bert4keras fixture by asking bert4keras itself (needs only the package index).
 $(ORACLE_VENV)/bin/python:
 	bash ../shared/bert4keras-oracle/setup.sh $(ORACLE_VENV)
+	$(ORACLE_VENV)/bin/pip install -q bottle  # bert4keras's snippets.WebServing (simbert_serving.py)
 
 oracle: install-dev $(ORACLE_VENV)/bin/python
 	$(ORACLE) tests/bert4keras/make_fixtures.py

@@ -83,6 +83,7 @@ def prepare(folder, seed=0):
     ]
     if all(os.path.exists(os.path.join(folder, name)) for name in names):
         _prepare_more(folder)
+        _prepare_extra(folder)
         return folder
     rng = random.Random(seed)
     reviews = _reviews(rng, per_class=1000)
@@ -109,7 +110,19 @@ def prepare(folder, seed=0):
     with open(os.path.join(folder, "bert_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1)
     _prepare_more(folder)
+    _prepare_extra(folder)
     return folder
+
+
+def _prepare_extra(folder):
+    """Each module of ``extra_data/`` writes the files of one script: ``write(folder)``, idempotent."""
+    import importlib
+    import pkgutil
+
+    from tests.bert4keras_scripts import extra_data
+
+    for module in pkgutil.iter_modules(extra_data.__path__):
+        importlib.import_module(f"{extra_data.__name__}.{module.name}").write(folder)
 
 
 def _prepare_more(folder, seed=1):

@@ -42,6 +42,31 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
+# bert4keras targeted Keras 2.3, where an unseeded initializer drew new values at every call. The
+# oracle runs on tf-keras 2.21, whose unseeded initializers are stateless: one instance returns the
+# same values each call, so bert4keras's MultiHeadAttention (one kernel_initializer for q, k, v and
+# o) and FeedForward would start with identical kernels and every from-scratch script would train a
+# crippled model. Unseeded initializers get Keras 2.3's stateful draws back (tf.random ops, which
+# follow the graph seed that keras.utils.set_random_seed sets).
+ORACLE_PRELUDE = """
+import runpy, sys
+from tf_keras.src import backend
+
+_init = backend.RandomGenerator.__init__
+
+
+def __init__(self, seed=None, rng_type=None, **kwargs):
+    if seed is None and rng_type == self.RNG_STATELESS:
+        rng_type = self.RNG_LEGACY_STATEFUL
+    _init(self, seed, rng_type, **kwargs)
+
+
+backend.RandomGenerator.__init__ = __init__
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def _metrics(stdout, script, framework, detail):
     lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
     if not lines:
@@ -57,7 +82,7 @@ def run(framework, script, quick=False, timeout=3600):
     env["B4K_QUICK"] = "1" if quick else "0"
     if framework == "bert4keras":
         env.update(TF_KERAS="1", TF_USE_LEGACY_KERAS="1")
-        command = [ORACLE_PYTHON, script]
+        command = [ORACLE_PYTHON, "-c", ORACLE_PRELUDE, script]
     elif framework == "kerasformers":
         env.setdefault("KERAS_BACKEND", "jax")
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
