@@ -32,7 +32,9 @@ def test_flow_is_invertible(mixing):
     x = np.random.default_rng(1).normal(size=(16, 4)).astype("float32")
     y, _ = flow(x)
     assert np.max(np.abs(ops.convert_to_numpy(y) - x)) > 0.1  # a real transformation
-    np.testing.assert_allclose(ops.convert_to_numpy(flow.inverse(y)), x, atol=1e-5)
+    # float32 through three coupling steps and non-orthogonal 1x1 mixings: CI's torch pass once
+    # reached 1.03e-5 on one of 64 elements (a wrong inverse is off by O(0.1)).
+    np.testing.assert_allclose(ops.convert_to_numpy(flow.inverse(y)), x, atol=5e-5)
 
 
 @pytest.mark.parametrize("mixing", ["linear", "permutation"])

@@ -144,9 +144,10 @@ train_model.compile(optimizer=Adam(2e-3))
 
 
 def extract_spoes(text):
-    token_ids, segment_ids = tokenizer.encode(text, maxlen=maxlen)
-    tokens = tokenizer.ids_to_tokens(token_ids)
+    tokens = tokenizer.tokenize(text, maxlen=maxlen)  # the text's pieces: an [UNK] would map to no character
     mapping = tokenizer.rematch(text, tokens)
+    token_ids = tokenizer.tokens_to_ids(tokens)
+    segment_ids = [0] * len(token_ids)
     size = len(token_ids)
     token_ids, segment_ids = sequence_padding([token_ids], length), sequence_padding([segment_ids], length)
     preds = subject_model.predict([token_ids, segment_ids], verbose=0)[0][:size]
