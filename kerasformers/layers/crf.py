@@ -98,16 +98,17 @@ class ConditionalRandomField(_TransitionLayer):
         trans = ops.cast(self.trans, y_pred.dtype)[None]  # (1, K, K)
 
         def step(alpha, inputs):  # alpha (B, K): log-sum of paths ending in each label
-            emission, keep = inputs  # (B, K), (B, 1)
+            emission, keep = inputs[:, :-1], inputs[:, -1:]  # (B, K), (B, 1)
             new_alpha = ops.logsumexp(alpha[:, :, None] + trans, axis=1) + emission
             alpha = keep * new_alpha + (1 - keep) * alpha  # padded steps leave alpha alone
             return alpha, None
 
         alpha = y_pred[:, 0]
         if y_pred.shape[1] != 1:  # (torch's scan rejects empty sequences)
-            emissions = ops.transpose(y_pred[:, 1:], (1, 0, 2))  # (T-1, B, K) time-major
-            keeps = ops.transpose(mask[:, 1:, None], (1, 0, 2))  # (T-1, B, 1)
-            alpha, _ = ops.scan(step, alpha, (emissions, keeps))
+            # One (T-1, B, K+1) time-major input, emissions then the step mask: Keras's TensorFlow
+            # scan fails on several inputs of unknown length (bert4keras pads each batch to its own).
+            steps = ops.concatenate([y_pred[:, 1:], mask[:, 1:, None]], axis=-1)
+            alpha, _ = ops.scan(step, alpha, ops.transpose(steps, (1, 0, 2)))
         return ops.logsumexp(alpha, axis=-1)  # (B,)
 
     def dense_loss(self, y_true, y_pred):

@@ -198,3 +198,24 @@ def test_crf_single_step_sequences():
     labels = np.array([[2], [1]])
     expected = [_brute_nll(nodes[b], _np(crf.trans), labels[b]) for b in range(2)]
     np.testing.assert_allclose(_np(crf.sparse_loss(labels, nodes)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_on_batches_of_different_lengths():
+    """bert4keras pads each batch to its own longest text: training with a CRF loss must trace
+    with inputs of unknown length (Keras's TensorFlow scan failed on several such inputs)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 5))
+    crf = ConditionalRandomField()
+    model = keras.Model(inputs, crf(keras.layers.Dense(3)(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss=crf.sparse_loss)
+    rng = np.random.default_rng(0)
+
+    def batches():
+        while True:
+            for length in (4, 7, 5):
+                x = rng.normal(size=(2, length, 5)).astype("float32")
+                yield x, (x[..., :3].argmax(-1)).astype("int32")
+
+    history = model.fit(batches(), steps_per_epoch=6, epochs=5, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
