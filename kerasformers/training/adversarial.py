@@ -30,9 +30,6 @@ from keras import ops
 def _embedding_index(model, embedding_name):
     """Position of the embedding matrix in ``model.trainable_variables``."""
     layer = _find_layer(model, embedding_name)
-    if layer is None:
-        names = sorted(l.name for l in model._flatten_layers(include_self=False))
-        raise ValueError(f"no layer named {embedding_name!r} in model {model.name!r}; layers: {names}")
     variable = getattr(layer, "embeddings", None)
     if variable is None:
         if not layer.trainable_weights:
@@ -45,10 +42,12 @@ def _embedding_index(model, embedding_name):
 
 
 def _find_layer(model, name):
+    """The layer called ``name`` (searched recursively), or a ValueError listing the names."""
     for layer in model._flatten_layers(include_self=False):
         if layer.name == name:
             return layer
-    return None
+    names = sorted(layer.name for layer in model._flatten_layers(include_self=False))
+    raise ValueError(f"no layer named {name!r} in model {model.name!r}; layers: {names}")
 
 
 def _check(model, embedding_name, who):

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .adversarial import _find_layer, _value_and_grad
+
 
 class _EmbeddingHook:
     """Make the layer return ``alpha * output + offset`` (``offset``: where gradients are taken)."""
@@ -93,25 +95,14 @@ def _gradient_function(model, hook):
             return grad(offset, trainable, non_trainable, inputs, labels, np.float32(alpha))
 
         return gradient
-    if backend == "tensorflow":
-        import tensorflow as tf
+    if backend in ("tensorflow", "torch"):
 
         def gradient(inputs, labels, alpha, offset):
-            with tf.GradientTape() as tape:
-                tape.watch(offset)
+            def target(offset):
                 hook.reset(alpha, offset)
-                value = _target(model(inputs, training=False), labels)
-            return tape.gradient(value, offset)
+                return _target(model(inputs, training=False), labels)
 
-        return gradient
-    if backend == "torch":
-        import torch
-
-        def gradient(inputs, labels, alpha, offset):
-            offset = offset.detach().requires_grad_(True)
-            hook.reset(alpha, offset)
-            value = _target(model(inputs, training=False), labels)
-            return torch.autograd.grad(value, offset)[0]
+            return _value_and_grad(target, offset)[1]
 
         return gradient
     raise NotImplementedError(f"integrated_gradients: backend {backend!r} is not supported")
@@ -158,11 +149,3 @@ def integrated_gradients(
             attributions = ops.convert_to_numpy(embedded) * total / steps
             chunks.append(attributions[: min(batch_size, rows - start)])
     return np.concatenate(chunks), labels
-
-
-def _find_layer(model, name):
-    for layer in model._flatten_layers(include_self=False):
-        if layer.name == name:
-            return layer
-    names = sorted(layer.name for layer in model._flatten_layers(include_self=False))
-    raise ValueError(f"no layer named {name!r} in model {model.name!r}; layers: {names}")

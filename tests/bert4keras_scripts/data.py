@@ -81,10 +81,15 @@ def prepare(folder, seed=0):
         for task, ext in (("sentiment", "tsv"), ("ends", "tsv"), ("ner", "txt"))
         for split in ("train", "test")
     ]
-    if all(os.path.exists(os.path.join(folder, name)) for name in names):
-        _prepare_more(folder)
-        _prepare_extra(folder)
-        return folder
+    if not all(os.path.exists(os.path.join(folder, name)) for name in names):
+        _prepare_base(folder, seed)
+    _prepare_more(folder)
+    _prepare_extra(folder)
+    return folder
+
+
+def _prepare_base(folder, seed):
+    """The first scripts' files, the character vocabulary and the BERT config."""
     rng = random.Random(seed)
     reviews = _reviews(rng, per_class=1000)
     ner_train, ner_test = _msra("msra_train.txt", 1500), _msra("msra_test.txt", 300)
@@ -109,9 +114,6 @@ def prepare(folder, seed=0):
     config = dict(CONFIG, vocab_size=len(SPECIAL) + len(chars))
     with open(os.path.join(folder, "bert_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1)
-    _prepare_more(folder)
-    _prepare_extra(folder)
-    return folder
 
 
 def _prepare_extra(folder):
