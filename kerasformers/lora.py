@@ -55,6 +55,18 @@ def _base_and_adapters(layer):
     return layer._kernel, layer.lora_kernel_a, layer.lora_kernel_b
 
 
+def merged_values(layer):
+    """``{id(base variable): W + alpha/r · A B}`` for the LoRA-enabled Dense/Embedding layers in
+    ``layer`` (itself included): what a plain checkpoint of the adapted model must hold."""
+    merged = {}
+    for sub in layer._flatten_layers(include_self=True):
+        if getattr(sub, "lora_enabled", False):
+            base, a, b = _base_and_adapters(sub)
+            update = (sub.lora_alpha / sub.lora_rank) * ops.matmul(a, b)
+            merged[id(base)] = ops.convert_to_numpy(ops.add(base, update))
+    return merged
+
+
 def adapted_layers(model):
     """The layers of ``model`` that currently carry LoRA adapters."""
     return [layer for layer in _layers(model) if layer.lora_enabled]

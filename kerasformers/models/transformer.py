@@ -479,7 +479,13 @@ class Transformer:
             logger.warning("ignore_invalid_weights=True, skipped: %s", message)
 
     def named_weights(self, mapping=None):
-        """``{TF1 name: np.ndarray}`` of the current weights (what a TF1 checkpoint would hold)."""
+        """``{TF1 name: np.ndarray}`` of the current weights (what a TF1 checkpoint would hold).
+
+        A layer with LoRA adapters contributes its merged weight (base + adapter update), so a
+        checkpoint of an adapted model reproduces its outputs.
+        """
+        from ..lora import merged_values
+
         mapping = mapping or self.variable_mapping()
         tensors = {}
         for layer_name, names in mapping.items():
@@ -492,8 +498,11 @@ class Transformer:
                     f"layer {layer_name!r} has {len(variables)} weights but the mapping names "
                     f"{len(names)} variables {names}: the checkpoint would be incomplete"
                 )
+            merged = merged_values(layer)
             for variable, ckpt_name in zip(variables, names):
-                tensors[ckpt_name] = self.create_variable(ckpt_name, ops.convert_to_numpy(variable))
+                value = merged.get(id(variable))
+                value = ops.convert_to_numpy(variable) if value is None else value
+                tensors[ckpt_name] = self.create_variable(ckpt_name, value)
         return tensors
 
     def save_weights_as_checkpoint(self, filename, mapping=None, dtype=None):
