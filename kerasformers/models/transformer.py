@@ -258,10 +258,11 @@ class Transformer:
     def attention_bias_for(self, inputs):
         """``compute_attention_bias(inputs)``, computed again when ``apply_embeddings`` runs on other
         input tensors than last time (bert4keras's BERT-of-Theseus example feeds a second model's
-        embeddings and blocks the first model's inputs): a cached bias would belong to the old ones."""
+        embeddings and blocks the first model's inputs; bidirectional title decoding runs two models in
+        one graph): a cached bias or position table would belong to the old ones."""
         token_ids = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         if self._attention_bias_inputs is not None and self._attention_bias_inputs is not token_ids:
-            self.attention_bias = None
+            self.attention_bias = self.position_bias = None  # both were computed from the old inputs
         self._attention_bias_inputs = token_ids
         return self.compute_attention_bias(inputs)
 

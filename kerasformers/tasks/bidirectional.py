@@ -2,20 +2,21 @@
 right-to-left (R2L) decoder grow the answer from both ends in one beam search.
 
 Both directions keep ``topk`` candidates and advance one token per step. ``score_pairs`` scores
-every (L2R i, R2L j) pair of candidates. A model with interactive attention (the article's; see
-``examples/bidirectional_seq2seq.py``) lets each side condition on the other side's partial
-output; two separately trained models (the ``title-generation`` option ``bidirectional=True``)
-score each side on its own, so there a candidate's score does not depend on its partner. A
-candidate's next-token log-probability is its mean over its partners. Decoding stops as soon as
+every (L2R i, R2L j) pair of candidates. With the article's interactive attention (the ``title-generation`` option
+``bidirectional=True`` below, and ``examples/bidirectional_seq2seq.py``) each side conditions
+on the other side's partial output, so a candidate's next-token log-probability depends on its
+partner; it is its mean over its partners. Decoding stops as soon as
 one direction's best candidate has ended and its score is at least the other direction's best:
 running scores only go down, so it can no longer be overtaken.
 
-The title task's half lives here too: the R2L UniLM model (trained on reversed titles next to the
-L2R one, in one training graph, so ``save`` / ``load`` keep both) and its decoder.
+The title task's half lives here too: the R2L UniLM model trained on reversed titles next to the
+L2R one, the interactive attention that joins them, and the decoder.
 """
 
 import keras
 import numpy as np
+
+from ..layers import PaddingBias, SumBiases, UniLMBias
 
 R2L_PREFIX = "R2L-"
 
@@ -68,9 +69,17 @@ def bidirectional_beam_search(score_pairs, end_id, max_steps, topk=3, both_sides
 # ---- the title-generation option (UniLM, BERT family) ------------------------------------
 
 
-def build_r2l(task):
-    """Add the R2L UniLM model to a built ``title-generation`` task: one training graph holds both
-    models and both losses (their sum is the training loss), so ``save`` / ``load`` keep both."""
+def build_pair(task):
+    """Add the R2L UniLM model and the article's interactive attention to a built
+    ``title-generation`` task.
+
+    Both UniLM models run in one graph (``task.pair_model``: L2R ids and segments, R2L ids and
+    segments → L2R and R2L logits). After each block, each side attends to the other side's
+    states of the same layer: a query sees the other side's source and its target up to the
+    same step (the UniLM mask), so each direction conditions on what the other has produced so
+    far. The training graph holds both losses (their sum is the training loss), so ``save`` /
+    ``load`` keep both models and the interactive layers.
+    """
     from .title import UniLMLoss
 
     if task.is_t5:
@@ -79,12 +88,47 @@ def build_r2l(task):
             "not supported (use model=bert, or bidirectional=False for T5)"
         )
     task.r2l_transformer = task.spec.build(application="unilm", with_mlm="linear", prefix=R2L_PREFIX)
-    token_ids, segment_ids = task.r2l_transformer.model.inputs
-    r2l_loss = UniLMLoss(output_axis=2, name=f"{R2L_PREFIX}UniLM-Loss")(
-        [token_ids, segment_ids, task.r2l_transformer.model.output]
-    )
-    l2r = task.train_model
-    task.train_model = keras.Model([*l2r.inputs, token_ids, segment_ids], [l2r.output, r2l_loss])
+    sides = (task.transformer, task.r2l_transformer)
+    inputs = [
+        keras.Input(shape=(None,), dtype="int32", name=f"{side.prefix}Pair-Input-{kind}")
+        for side in sides
+        for kind in ("Token", "Segment")
+    ]
+    side_inputs = (inputs[:2], inputs[2:])
+    states = [side.apply_embeddings(ids) for side, ids in zip(sides, side_inputs)]
+    # What a query of each side may see of the other side: UniLM mask of its own segments plus
+    # the other side's padding.
+    biases = [
+        side.apply(
+            [
+                side.apply(own[1], UniLMBias, name="Interactive-UniLM-Bias"),
+                side.apply(other[0], PaddingBias, name="Interactive-Padding-Bias"),
+            ],
+            SumBiases,
+            name="Interactive-Bias",
+        )
+        for side, own, other in zip(sides, side_inputs, side_inputs[::-1])
+    ]
+    for index in range(task.transformer.num_hidden_layers):
+        states = [side.apply_main_layers(x, index) for side, x in zip(sides, states)]
+        states = [
+            _interactive_attention(side, index, x, other, bias)
+            for side, x, other, bias in zip(sides, states, states[::-1], biases)
+        ]
+    logits = [side.apply_final_layers(x) for side, x in zip(sides, states)]
+    task.pair_model = keras.Model(inputs, logits, name="bidirectional_unilm")
+    losses = [
+        UniLMLoss(output_axis=2, name=f"{side.prefix}UniLM-Loss")([*ids, out])
+        for side, ids, out in zip(sides, side_inputs, logits)
+    ]
+    task.train_model = keras.Model(inputs, losses)
+
+
+def _interactive_attention(side, index, x, other, bias):
+    """x = LN(x + Attn(x, other, other)): one side reads the other side's states."""
+    name = f"{side.block_name(index)}-Interactive-Attention"
+    h = side.attention([x, other, other], name, {"attention_bias": bias})
+    return side.layer_norm(side.residual(x, h, name), name=f"{name}-Norm")
 
 
 def add_r2l_features(feature):
@@ -95,44 +139,45 @@ def add_r2l_features(feature):
     return feature
 
 
-def _side_logprobs(model, source, candidates, rows):
-    """Next-token log-probabilities of UniLM ``model`` for each candidate after ``source``. The
-    batch is always ``rows`` sequences long (padded), so the model compiles once per length."""
-    count, steps = candidates.shape
-    token_ids = rows.copy()
-    token_ids[:count, len(source) : len(source) + steps] = candidates
-    segment_ids = np.zeros_like(token_ids)
-    segment_ids[:, len(source) :] = 1  # padding after the candidate sits in the (unseen) future
-    logits = model.predict_on_batch([token_ids, segment_ids])
-    return log_softmax(np.asarray(logits[:count, len(source) + steps - 1], "float64"))
-
-
-def _unilm_pair_scorer(l2r_model, r2l_model, source, rows, both_sides):
-    """``score_pairs`` for two separately trained UniLM models: each side scores on its own, so the
-    pair score is the side's score broadcast over its partners."""
+def _pair_scorer(pair_model, source, length, topk):
+    """``score_pairs`` over the task's pair model: every (L2R i, R2L j) pair of candidates in one
+    batch, each side reading the other's partial output. The batch is always ``topk``² rows of
+    ``length`` tokens (padded), so the model compiles once per length."""
+    rows = np.zeros((topk * topk, length), "int32")
+    rows[:, : len(source)] = source
 
     def score_pairs(l2r, r2l):
-        left = _side_logprobs(l2r_model, source, l2r, rows)[:, None]
-        right = _side_logprobs(r2l_model, source, r2l, rows)[None] if both_sides else left[:1]
-        shape = (len(l2r), len(r2l), left.shape[-1])
-        return np.broadcast_to(left, shape), np.broadcast_to(right, shape)
+        k_l, k_r, steps = len(l2r), len(r2l), l2r.shape[1]
+        left, right = rows.copy(), rows.copy()
+        end = len(source) + steps
+        left[: k_l * k_r, len(source) : end] = np.repeat(l2r, k_r, axis=0)
+        right[: k_l * k_r, len(source) : len(source) + r2l.shape[1]] = np.tile(r2l, (k_l, 1))
+        segments = np.zeros_like(rows)
+        segments[:, len(source) :] = 1  # padding after the candidates sits in the (unseen) future
+        l_logits, r_logits = pair_model.predict_on_batch([left, segments, right, segments])
+        shape = (k_l, k_r, -1)
+        return (
+            log_softmax(np.asarray(l_logits[: k_l * k_r, end - 1], "float64")).reshape(shape),
+            log_softmax(np.asarray(r_logits[: k_l * k_r, len(source) + r2l.shape[1] - 1], "float64")).reshape(
+                shape
+            ),
+        )
 
     return score_pairs
 
 
-def decode_titles(task, prompts, both_sides=True):
-    """Prompts ([CLS] source [SEP] ids) → title ids, by the bidirectional beam over the task's L2R
-    and R2L models (``beam_size`` candidates per side). ``both_sides=False``: the L2R beam alone."""
+def decode_titles(task, prompts, both_sides=True, topk=None):
+    """Prompts ([CLS] source [SEP] ids) → title ids, by the bidirectional beam over the task's pair
+    model (``topk`` candidates per side, default ``beam_size``; 1 is greedy).
+    ``both_sides=False``: the L2R beam alone (the R2L side stays empty)."""
     from .base import bucket_length
 
-    topk, max_steps = task.options["beam_size"], task.options["max_target_length"] + 1
-    l2r_model, r2l_model = task.transformer.model, task.r2l_transformer.model
+    topk = topk or task.options["beam_size"]
+    max_steps = task.options["max_target_length"] + 1
     results = []
     for source in prompts:
         length = bucket_length([len(source) + max_steps], task.maxlen)
-        rows = np.zeros((topk, length), "int32")
-        rows[:, : len(source)] = source
-        score_pairs = _unilm_pair_scorer(l2r_model, r2l_model, source, rows, both_sides)
+        score_pairs = _pair_scorer(task.pair_model, source, length, topk)
         ids = bidirectional_beam_search(
             score_pairs, task.tokenizer._token_end_id, max_steps, topk, both_sides
         )

@@ -365,14 +365,20 @@ class TitleGenerationTask(Seq2SeqTask):
     option_names = Seq2SeqTask.option_names + ("bidirectional",)
 
     def __init__(self, bidirectional=False, **kwargs):
-        """``bidirectional=True`` (UniLM only): also train an R2L model on reversed titles and decode
-        ``decoding="beam"`` with the bidirectional beam (``kerasformers.tasks.bidirectional``)."""
+        """``bidirectional=True`` (UniLM only): also train an R2L model on reversed titles, joined to
+        the L2R one by interactive attention, and decode with the bidirectional beam
+        (``kerasformers.tasks.bidirectional``; ``decoding="greedy"`` keeps one candidate per side)."""
         if bidirectional not in (True, False):
             raise ValueError(f"title-generation: bidirectional must be true or false, got {bidirectional!r}")
         super().__init__(bidirectional=bool(bidirectional), **kwargs)
         if self.options["bidirectional"] and str(self.model_family).startswith(("t5", "mt5")):
             raise ValueError(
                 f"{self.name}: bidirectional=True needs model=bert (UniLM), not {self.model_family!r}"
+            )
+        if self.options["bidirectional"] and self.options["decoding"] == "sample":
+            raise ValueError(
+                f"{self.name}: bidirectional=True decodes with the bidirectional beam (decoding=beam, "
+                "or greedy for one candidate per side); sampling is not supported"
             )
 
     def read(self, path, skip_bad=False):
@@ -381,7 +387,7 @@ class TitleGenerationTask(Seq2SeqTask):
     def build(self):
         super().build()
         if self.options["bidirectional"]:
-            bidirectional.build_r2l(self)
+            bidirectional.build_pair(self)
 
     def features(self, record, training):
         features = super().features(record, training)
@@ -396,9 +402,10 @@ class TitleGenerationTask(Seq2SeqTask):
         return arrays
 
     def predict_batch(self, features, length):
-        if not (self.options["bidirectional"] and self.options["decoding"] == "beam"):
+        if not self.options["bidirectional"]:
             return super().predict_batch(features, length)
-        ids = bidirectional.decode_titles(self, [f["token_ids"] for f in features])
+        topk = self.options["beam_size"] if self.options["decoding"] == "beam" else 1
+        ids = bidirectional.decode_titles(self, [f["token_ids"] for f in features], topk=topk)
         return [self.tokenizer.decode(row) for row in ids]
 
 

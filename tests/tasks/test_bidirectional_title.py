@@ -90,3 +90,55 @@ def test_beam_search_picks_the_side_that_ends_first_with_the_better_score():
     assert both.tolist() == [0, 2]
     alone = bidirectional_beam_search(fixed_scorer(l2r, r2l), end_id=3, max_steps=5, topk=2, both_sides=False)
     assert alone.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("family", ["bert", "roformer"])
+def test_each_side_reads_the_other_sides_output_up_to_the_same_step(family):
+    """Interactive attention: the L2R logits at target step t change with the R2L tokens at steps ≤ t
+    and not with later ones (and the other way round)."""
+    task = TitleGenerationTask(
+        checkpoint="scratch", model=family, encoder=TINY, maxlen=24, max_target_length=5, bidirectional=True
+    )
+    task.prepare(topic_records(20))
+    rng = np.random.default_rng(0)
+    for variable in task.train_model.weights:  # every parameter random, so no path is silent
+        value = rng.normal(0, 0.25, variable.shape)
+        if variable.path.endswith("gamma"):
+            value = 1 + rng.normal(0, 0.1, variable.shape)
+        variable.assign(value.astype("float32"))
+    source = len(task.features({"text": "天地雨人"}, training=False)[0]["token_ids"])
+    left = rng.integers(5, 20, (1, source + 5)).astype("int32")
+    right = rng.integers(5, 20, (1, source + 5)).astype("int32")
+    right[:, :source] = left[:, :source]  # one source, two target orders
+    segments = np.zeros_like(left)
+    segments[:, source:] = 1
+
+    def logits(left, right):
+        return [np.asarray(x) for x in task.pair_model.predict_on_batch([left, segments, right, segments])]
+
+    base_l, base_r = logits(left, right)
+    step = source + 2
+    later, earlier = right.copy(), right.copy()
+    later[:, step + 1] = 7 if later[0, step + 1] != 7 else 8
+    earlier[:, step] = 7 if earlier[0, step] != 7 else 8
+    l_later, _ = logits(left, later)
+    l_earlier, _ = logits(left, earlier)
+    np.testing.assert_allclose(l_later[:, : step + 1], base_l[:, : step + 1], atol=1e-5)
+    assert np.abs(l_earlier[:, step] - base_l[:, step]).max() > 1e-3  # the R2L token at step t is seen
+    np.testing.assert_allclose(l_earlier[:, :step], base_l[:, :step], atol=1e-5)
+    changed = left.copy()
+    changed[:, step] = 7 if changed[0, step] != 7 else 8
+    _, r_changed = logits(changed, right)
+    assert np.abs(r_changed[:, step] - base_r[:, step]).max() > 1e-3
+    np.testing.assert_allclose(r_changed[:, :step], base_r[:, :step], atol=1e-5)
+
+
+def test_bidirectional_greedy_decodes_and_sampling_is_refused(task):
+    with pytest.raises(ValueError, match="sampling is not supported"):
+        TitleGenerationTask(checkpoint="scratch", bidirectional=True, decoding="sample")
+    task.options["decoding"] = "greedy"
+    try:
+        titles = task.predict([r["text"] for r in topic_records(4, seed=5)])
+    finally:
+        task.options["decoding"] = "beam"
+    assert all(answer["title"] for answer in titles)
