@@ -5,7 +5,7 @@
     python bench/pretraining_probes.py finetune DIR --start pretrained --pooling mean [--train 1500] [--epochs 2]
     python bench/pretraining_probes.py finetune DIR --task ner --start scratch-vocab [--learning-rate 3e-4]
 
-``DIR`` is a pretrained folder (e.g. ``$XDG_CACHE_HOME/kerasformers/pretrained/chinese-bert-tiny``).
+``DIR`` is a pretrained folder (e.g. ``$XDG_CACHE_HOME/kerasformers/pretrained/chinese-roformer-tiny``).
 Sentiment uses the split of ``kerasformers.pretraining.downstream`` (test reviews are held-out
 lines); NER uses MSRA (1,000 train / 300 test sentences). ``--start``: ``pretrained`` (the folder),
 ``scratch`` (random, character vocabulary of the training texts), ``scratch-vocab`` (random, the
@@ -27,7 +27,7 @@ def _encode(tokenizer, records, maxlen=64):
 
 def masked_accuracy(folder, seed=0):
     """15 % of the characters of held-out reviews replaced by [MASK]; share predicted exactly."""
-    from kerasformers.models import build_transformer_model
+    from kerasformers.models import build_transformer_model, folder_family
     from kerasformers.pretraining.downstream import sentiment_records
     from kerasformers.tokenizers import Tokenizer
 
@@ -38,7 +38,10 @@ def masked_accuracy(folder, seed=0):
     chosen = (x > 3) & (np.random.default_rng(seed).random(x.shape) < 0.15)
     truth, x[chosen] = x[chosen], tokenizer.token_to_id("[MASK]")
     model = build_transformer_model(
-        os.path.join(folder, "bert_config.json"), os.path.join(folder, "bert_model.ckpt"), with_mlm=True
+        os.path.join(folder, "bert_config.json"),
+        os.path.join(folder, "bert_model.ckpt"),
+        model=folder_family(folder),
+        with_mlm=True,
     )
     predicted = np.asarray(model.predict([x, np.zeros_like(x)], verbose=0)).argmax(-1)
     return {
@@ -52,7 +55,7 @@ def frozen_probe(folder):
     """Logistic regression on the mean and on the [CLS] output, pretrained weights vs a random draw."""
     from sklearn.linear_model import LogisticRegression
 
-    from kerasformers.models import build_transformer_model
+    from kerasformers.models import build_transformer_model, folder_family
     from kerasformers.pretraining.downstream import sentiment_records
     from kerasformers.tokenizers import Tokenizer
 
@@ -63,7 +66,9 @@ def frozen_probe(folder):
     y_test = np.array([r["label"] == "pos" for r in test])
     result = {"probe": "frozen"}
     for start, weights in (("pretrained", os.path.join(folder, "bert_model.ckpt")), ("random", None)):
-        model = build_transformer_model(os.path.join(folder, "bert_config.json"), weights)
+        model = build_transformer_model(
+            os.path.join(folder, "bert_config.json"), weights, model=folder_family(folder)
+        )
         for pooling in ("mean", "cls"):
 
             def features(x, model=model, pooling=pooling):
@@ -80,6 +85,7 @@ def frozen_probe(folder):
 
 def finetune(folder, task, start, pooling, train_size, epochs, learning_rate):
     """The task API's fit/evaluate from the folder, from scratch, or from scratch on its vocabulary."""
+    from kerasformers.models import folder_family
     from kerasformers.pretraining import downstream
     from kerasformers.tasks import encoder, get_task
 
@@ -96,7 +102,8 @@ def finetune(folder, task, start, pooling, train_size, epochs, learning_rate):
         spec.weights, spec.source = None, "scratch"
         source, overrides = folder, None
         encoder.resolve = lambda *args, **kwargs: spec
-    model = get_task(task)(checkpoint=source, maxlen=128, encoder=overrides, **options)
+    family = folder_family(folder)
+    model = get_task(task)(checkpoint=source, maxlen=128, encoder=overrides, model=family, **options)
     if task == "classification":
         train, test = downstream.sentiment_records(train_size, 600)
     else:
@@ -105,6 +112,7 @@ def finetune(folder, task, start, pooling, train_size, epochs, learning_rate):
     return {
         "probe": "finetune",
         "task": task,
+        "model": family,
         "start": start,
         "pooling": pooling,
         "train": len(train),

@@ -15,7 +15,9 @@ pretrain_app = typer.Typer(
 
 @pretrain_app.command("bert")
 def bert(
-    preset: Annotated[str | None, typer.Option(help="Train a named preset, e.g. chinese-bert-tiny.")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Train a named preset, e.g. chinese-roformer-tiny.")
+    ] = None,
     corpus: Annotated[
         list[str] | None,
         typer.Option(
@@ -32,6 +34,9 @@ def bert(
         str | None, typer.Option(help="Vocabulary to cut down to the corpus tokens.")
     ] = None,
     objective: Annotated[str | None, typer.Option(help="mlm (whole-word masking), unilm or gpt.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="bert (learned positions) or roformer (rotary positions).")
+    ] = None,
     epochs: Annotated[int | None, typer.Option()] = None,
     steps_per_epoch: Annotated[int | None, typer.Option()] = None,
     batch_size: Annotated[int | None, typer.Option()] = None,
@@ -39,7 +44,7 @@ def bert(
     learning_rate: Annotated[float | None, typer.Option()] = None,
     model_config: Annotated[str | None, typer.Option(help="JSON, e.g. '{\"hidden_size\": 128}'.")] = None,
 ):
-    """Pretrain a BERT; run the same command again to resume after an interruption."""
+    """Pretrain a BERT or RoFormer; run the same command again to resume after an interruption."""
     from ..pretraining.presets import cache_root
     from ..pretraining.presets import preset as preset_settings
 
@@ -51,6 +56,7 @@ def bert(
         "sources": corpus,
         "base_vocab": base_vocab,
         "objective": objective,
+        "model": model,
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size,

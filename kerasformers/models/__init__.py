@@ -5,7 +5,7 @@ Importing a family module registers its model keys; a new family adds one import
 
 from .albert import ALBERT, ALBERT_Unshared
 from .bert import BERT
-from .builder import build_transformer_model, read_config
+from .builder import build_transformer_model, folder_family, read_config
 from .electra import ELECTRA
 from .ernie import ERNIE
 from .gau_alpha import GAU_alpha

@@ -64,6 +64,22 @@ def read_config(config_path):
     return normalize_config(raw)
 
 
+def folder_family(folder, default="bert"):
+    """The family a checkpoint folder holds: its HuggingFace ``config.json``'s ``model_type``.
+
+    A Google ``bert_config.json`` does not say (bert4keras users name the family themselves),
+    so a folder without ``config.json`` gives ``default``.
+    """
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return default
+    with open(path, encoding="utf-8") as handle:
+        try:
+            return json.load(handle).get("model_type", default)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"config {path} is not valid JSON: {error}") from error
+
+
 def normalize_config(raw):
     config = {}
     for key, value in raw.items():

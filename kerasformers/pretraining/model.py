@@ -13,6 +13,8 @@ from ..tokenizers import save_vocab
 
 #: objective -> bert4keras ``application`` (UniLM's seq2seq mask, GPT's causal mask on a BERT).
 APPLICATIONS = {"mlm": "encoder", "unilm": "unilm", "gpt": "lm"}
+#: Families this module pretrains and exports (BERT's layout with or without learned positions).
+MODELS = ("bert", "roformer")
 
 
 def bert_config(
@@ -40,18 +42,22 @@ def bert_config(
     }
 
 
-def build_pretraining_model(config_path, objective, max_predictions=None, checkpoint_path=None):
-    """``(transformer, train_model)``: a BERT with its MLM head, and the Keras model ``fit`` trains.
+def build_pretraining_model(config_path, objective, max_predictions=None, checkpoint_path=None, model="bert"):
+    """``(transformer, train_model)``: a BERT-family ``model`` (``bert`` or ``roformer``) with its
+    MLM head, and the Keras model ``fit`` trains.
 
     ``train_model`` outputs logits. For ``mlm`` it takes a third input, the masked positions,
     and runs the vocabulary projection only there; ``unilm`` / ``gpt`` predict at every position.
     """
     if objective not in APPLICATIONS:
         raise ValueError(f"objective must be one of {sorted(APPLICATIONS)}, got {objective!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
     # The pooler is built (and exported, untrained) so that `with_pool=True` loads the checkpoint.
     transformer = build_transformer_model(
         config_path,
         checkpoint_path,
+        model=model,
         application=APPLICATIONS[objective],
         with_pool=True,
         with_mlm="linear",

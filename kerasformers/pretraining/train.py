@@ -92,6 +92,7 @@ def pretrain(
     sources,
     base_vocab,
     objective="mlm",
+    model="bert",
     whole_word=True,
     seq_len=128,
     batch_size=32,
@@ -110,7 +111,8 @@ def pretrain(
     callbacks=(),
     verbose="auto",
 ):
-    """Pretrain a BERT with ``objective`` (``mlm``, ``unilm`` or ``gpt``).
+    """Pretrain a BERT-family ``model`` (``bert``, or ``roformer`` for rotary positions) with
+    ``objective`` (``mlm``, ``unilm`` or ``gpt``).
 
     ``mlm`` masks whole jieba words, or single characters with ``whole_word=False``.
 
@@ -146,18 +148,21 @@ def pretrain(
         mask_id=token_dict["[MASK]"],
         whole_word=whole_word,
     )
-    transformer, model = build_pretraining_model(config_path, objective, data.max_predictions)
+    transformer, train_model = build_pretraining_model(
+        config_path, objective, data.max_predictions, model=model
+    )
     total_steps = epochs * len(data)
-    compile_for_pretraining(model, learning_rate, total_steps, min(warmup_steps, total_steps // 2))
+    compile_for_pretraining(train_model, learning_rate, total_steps, min(warmup_steps, total_steps // 2))
     checkpoint = TrainingCheckpoint(os.path.join(work_dir, "training.npz"), every_n_steps=checkpoint_every)
     log_path = os.path.join(work_dir, "loss.jsonl")
-    restored = checkpoint.restore(model)
+    restored = checkpoint.restore(train_model)
     _truncate_log(log_path, restored["global_step"] if restored else 0)
     log = LossLog(log_path, checkpoint, batch_size * seq_len, log_every)
 
     def export():
         last = _last_entry(log_path) if os.path.exists(log_path) else {}
         info = {
+            "model": model,
             "objective": objective,
             "whole_word": whole_word,
             "sources": list(sources),
@@ -176,8 +181,8 @@ def pretrain(
     callbacks = [log, *callbacks]
     if export_every:
         callbacks.append(PeriodicExport(export, checkpoint, export_every))
-    fit_resumable(model, data, epochs, checkpoint, callbacks=callbacks, verbose=verbose)
+    fit_resumable(train_model, data, epochs, checkpoint, callbacks=callbacks, verbose=verbose)
     if checkpoint.global_step % checkpoint_every:
-        checkpoint.save(model)
+        checkpoint.save(train_model)
     export()
     return output

@@ -11,10 +11,9 @@ import json
 import os
 import pathlib
 
-from ..models import build_transformer_model
+from ..models import build_transformer_model, folder_family
 from ..tokenizers import Tokenizer, load_vocab, save_vocab
 
-PRETRAINED_NAME = "chinese-bert-tiny"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # A small encoder that trains in minutes on 2 CPU cores.
 SCRATCH_CONFIG = {
@@ -115,7 +114,7 @@ def from_folder(folder, model="bert"):
     if weights is None:
         raise ValueError(f"{folder}: no bert_model.ckpt.index, model.safetensors or pytorch_model.bin")
     config = _read_json(config_path)
-    model = config.get("model_type", model) if config_path.name == "config.json" else model
+    model = folder_family(folder, default=model)  # a two-layout folder's bert_config.json does not say
     return EncoderSpec(
         config, load_vocab(str(folder / "vocab.txt")), weights, model=model, source=str(folder)
     )
@@ -135,16 +134,16 @@ def character_vocabulary(texts, max_size=8000):
     return {token: index for index, token in enumerate(dict.fromkeys(tokens))}
 
 
-def from_scratch(texts, overrides=None):
+def from_scratch(texts, overrides=None, model="bert"):
     config = {**SCRATCH_CONFIG, **(overrides or {})}
-    return EncoderSpec(config, character_vocabulary(texts), source="scratch")
+    return EncoderSpec(config, character_vocabulary(texts), model=model, source="scratch")
 
 
 def resolve(checkpoint, texts, overrides=None, model="bert"):
     """``checkpoint`` (folder, ``"scratch"`` or None) → EncoderSpec; see the module docstring."""
     if checkpoint is None:
         try:
-            from ..pretraining import find_pretrained
+            from ..pretraining import PRETRAINED_NAME, find_pretrained
 
             checkpoint = find_pretrained(PRETRAINED_NAME)
         except ImportError:
@@ -152,5 +151,5 @@ def resolve(checkpoint, texts, overrides=None, model="bert"):
         if checkpoint is None:
             checkpoint = "scratch"
     if checkpoint == "scratch":
-        return from_scratch(texts, overrides)
+        return from_scratch(texts, overrides, model=model)
     return from_folder(checkpoint, model=model)

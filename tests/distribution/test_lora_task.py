@@ -21,9 +21,9 @@ import pytest
 
 from kerasformers import lora
 from kerasformers.layers import TakeToken
-from kerasformers.models import build_transformer_model
+from kerasformers.models import build_transformer_model, folder_family
+from kerasformers.pretraining import PRETRAINED_NAME, find_pretrained
 from kerasformers.pretraining.corpus import is_held_out
-from kerasformers.pretraining.presets import find_pretrained
 from kerasformers.tokenizers import Tokenizer
 
 MAXLEN = 64
@@ -57,7 +57,7 @@ def review_split(tokenizer, seed=0):
 
 
 def sentiment_model(folder):
-    bert = build_transformer_model(checkpoint_path=str(folder))
+    bert = build_transformer_model(checkpoint_path=str(folder), model=folder_family(folder))
     logits = keras.layers.Dense(2, name="head")(TakeToken(name="cls")(bert.output))
     return keras.Model(bert.inputs, logits)
 
@@ -70,10 +70,10 @@ def fine_tune(model, split, learning_rate):
 
 
 def test_lora_fine_tune_of_pretrained_model_matches_full_fine_tune():
-    folder = find_pretrained("chinese-bert-tiny")
+    folder = find_pretrained(PRETRAINED_NAME)
     if folder is None:
         pytest.skip(
-            "no pretrained chinese-bert-tiny: `kerasformers pretrain bert --preset chinese-bert-tiny`"
+            f"no pretrained {PRETRAINED_NAME}: `kerasformers pretrain bert --preset {PRETRAINED_NAME}`"
         )
     split = review_split(Tokenizer(str(folder / "vocab.txt"), do_lower_case=True))
 

@@ -26,9 +26,10 @@ def _randomize(model, rng):
         variable.assign(value.astype("float32"))
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
+@pytest.fixture(scope="module", params=["bert", "roformer"])
+def exported(request, tmp_path_factory):
+    family = request.param
+    root = tmp_path_factory.mktemp(f"export-{family}")
     config = bert_config(
         len(TOKENS),
         hidden_size=32,
@@ -38,7 +39,9 @@ def exported(tmp_path_factory):
         max_position_embeddings=16,
     )
     (root / "config.json").write_text(json.dumps(config))
-    transformer, train_model = build_pretraining_model(str(root / "config.json"), "mlm", max_predictions=3)
+    transformer, train_model = build_pretraining_model(
+        str(root / "config.json"), "mlm", max_predictions=3, model=family
+    )
     _randomize(train_model, np.random.default_rng(0))
     token_dict = {t: i for i, t in enumerate(TOKENS)}
     folder = pathlib.Path(export_pretrained(transformer, root / "models" / "tiny", config, token_dict))
@@ -48,11 +51,11 @@ def exported(tmp_path_factory):
     segment_ids = np.zeros_like(token_ids)
     segment_ids[0, 5:] = 1
     expected = transformer.model.predict([token_ids, segment_ids], verbose=0)
-    return folder, config, (token_ids, segment_ids), expected
+    return folder, config, (token_ids, segment_ids), expected, family
 
 
 def test_folder_is_complete_and_found(exported, monkeypatch, tmp_path):
-    folder, config, _, _ = exported
+    folder, config, _, _, _ = exported
     assert is_complete(folder)
     assert json.loads((folder / "bert_config.json").read_text()) == config
     copy = tmp_path / "presets" / "tiny"
@@ -65,13 +68,19 @@ def test_folder_is_complete_and_found(exported, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("source", ["tf1", "hf"])
 def test_kerasformers_loads_both_layouts_with_equal_outputs(exported, source):
-    folder, _, inputs, (pooled, mlm_logits) = exported
+    folder, _, inputs, (pooled, mlm_logits), family = exported
     if source == "tf1":
         model = build_transformer_model(
-            f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt", with_pool=True, with_mlm="linear"
+            f"{folder}/bert_config.json",
+            f"{folder}/bert_model.ckpt",
+            model=family,
+            with_pool=True,
+            with_mlm="linear",
         )
     else:
-        model = build_transformer_model(checkpoint_path=str(folder), with_pool=True, with_mlm="linear")
+        model = build_transformer_model(
+            checkpoint_path=str(folder), model=family, with_pool=True, with_mlm="linear"
+        )
     got_pooled, got_logits = model.predict(list(inputs), verbose=0)
     np.testing.assert_allclose(got_logits, mlm_logits, atol=1e-5)
     np.testing.assert_allclose(got_pooled, pooled, atol=1e-5)
@@ -81,9 +90,12 @@ def test_kerasformers_loads_both_layouts_with_equal_outputs(exported, source):
 def test_transformers_loads_the_hf_folder_with_equal_outputs(exported):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    folder, _, (token_ids, segment_ids), (_, mlm_logits) = exported
-    model = transformers.BertForPreTraining.from_pretrained(str(folder)).eval()
-    sequence = build_transformer_model(f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt")
+    folder, _, (token_ids, segment_ids), (_, mlm_logits), family = exported
+    oracle = {"bert": transformers.BertForPreTraining, "roformer": transformers.RoFormerForMaskedLM}[family]
+    model = oracle.from_pretrained(str(folder)).eval()
+    sequence = build_transformer_model(
+        f"{folder}/bert_config.json", f"{folder}/bert_model.ckpt", model=family
+    )
     hidden = sequence.predict([token_ids, segment_ids], verbose=0)
     with torch.no_grad():
         out = model(
@@ -94,15 +106,17 @@ def test_transformers_loads_the_hf_folder_with_equal_outputs(exported):
         )
     real = token_ids > 0  # padded positions differ by design (bert4keras masks keys, not outputs)
     np.testing.assert_allclose(out.hidden_states[-1].numpy()[real], hidden[real], atol=1e-4)
-    np.testing.assert_allclose(out.prediction_logits.numpy()[real], mlm_logits[real], atol=1e-4)
+    logits = out.prediction_logits if family == "bert" else out.logits
+    np.testing.assert_allclose(logits.numpy()[real], mlm_logits[real], atol=1e-4)
     assert len(out.hidden_states) == 3  # embeddings + 2 layers
 
 
 def test_float16_export_loads_to_the_same_rounded_weights(exported, tmp_path):
-    folder, config, _, _ = exported
+    folder, config, _, _, family = exported
     transformer = build_transformer_model(
         f"{folder}/bert_config.json",
         f"{folder}/bert_model.ckpt",
+        model=family,
         with_pool=True,
         with_mlm="linear",
         return_keras_model=False,
@@ -112,9 +126,11 @@ def test_float16_export_loads_to_the_same_rounded_weights(exported, tmp_path):
         export_pretrained(transformer, tmp_path / "half", config, token_dict, weights_dtype="float16")
     )
     from_tf1 = build_transformer_model(
-        f"{half}/bert_config.json", f"{half}/bert_model.ckpt", with_pool=True, with_mlm="linear"
+        f"{half}/bert_config.json", f"{half}/bert_model.ckpt", model=family, with_pool=True, with_mlm="linear"
     )
-    from_hf = build_transformer_model(checkpoint_path=str(half), with_pool=True, with_mlm="linear")
+    from_hf = build_transformer_model(
+        checkpoint_path=str(half), model=family, with_pool=True, with_mlm="linear"
+    )
     for a, b, original in zip(from_tf1.weights, from_hf.weights, transformer.model.weights):
         a, b, original = (keras.ops.convert_to_numpy(v) for v in (a, b, original))
         np.testing.assert_array_equal(a, b)

@@ -8,6 +8,7 @@ import pytest
 
 import kerasformers.pretraining
 from kerasformers.models import build_transformer_model
+from kerasformers.pretraining import PRETRAINED_NAME
 from kerasformers.tasks import TASKS
 from kerasformers.tasks.encoder import character_vocabulary
 
@@ -70,12 +71,40 @@ def test_default_checkpoint_uses_cached_model_else_scratch(pretrained, monkeypat
     monkeypatch.setattr(
         kerasformers.pretraining,
         "find_pretrained",
-        lambda name: tf1_folder if name == "chinese-bert-tiny" else None,
+        lambda name: tf1_folder if name == PRETRAINED_NAME else None,
     )
     task = TASKS["ner"](maxlen=32)
     task.prepare(RECORDS)
     assert task.spec.source == str(tf1_folder)
     np.testing.assert_allclose(_token_embeddings(task), embeddings, rtol=1e-6)
+
+
+def test_family_of_a_two_layout_folder_comes_from_its_hf_config(tmp_path):
+    """A pretrained folder (bert_config.json + TF1 and config.json + safetensors) of a RoFormer
+    builds a RoFormer: bert_config.json does not name the family, config.json's model_type does."""
+    vocab = character_vocabulary(["王小明在北京工作"])
+    (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in vocab), encoding="utf-8")
+    config = {**CONFIG, "vocab_size": len(vocab)}
+    (tmp_path / "bert_config.json").write_text(json.dumps(config), encoding="utf-8")
+    roformer = build_transformer_model(
+        str(tmp_path / "bert_config.json"), model="roformer", return_keras_model=False
+    )
+    rng = np.random.default_rng(0)
+    for variable in roformer.model.weights:
+        variable.assign(rng.normal(0, 0.2, variable.shape).astype("float32"))
+    roformer.save_weights_as_checkpoint(str(tmp_path / "bert_model.ckpt"))
+    roformer.save_weights_as_huggingface(str(tmp_path))
+    task = TASKS["ner"](checkpoint=tmp_path, maxlen=32)
+    task.prepare(RECORDS)
+    assert task.spec.model == "roformer"
+    embeddings = roformer.model.get_layer("Embedding-Token").get_weights()[0]
+    np.testing.assert_allclose(_token_embeddings(task), embeddings, rtol=1e-6)
+    tokens = np.array([[2, 5, 6, 7, 3]])
+    np.testing.assert_allclose(
+        task.spec.build().model.predict([tokens, np.zeros_like(tokens)], verbose=0),
+        roformer.model.predict([tokens, np.zeros_like(tokens)], verbose=0),
+        atol=1e-5,
+    )
 
 
 def test_incomplete_checkpoint_folder_is_a_clear_error(tmp_path):
