@@ -52,16 +52,19 @@ _HF_ONLY_KEYS = {
 }
 
 
+def _load_config_json(config_path):
+    with open(config_path, encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"config {config_path} is not valid JSON: {error}") from error
+
+
 def read_config(config_path):
     """Read a Google/bert4keras ``bert_config.json`` or a HuggingFace ``config.json``."""
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"config file not found: {config_path}")
-    with open(config_path, encoding="utf-8") as handle:
-        try:
-            raw = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"config {config_path} is not valid JSON: {error}") from error
-    return normalize_config(raw)
+    return normalize_config(_load_config_json(config_path))
 
 
 def folder_family(folder, default="bert"):
@@ -73,11 +76,7 @@ def folder_family(folder, default="bert"):
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
         return default
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle).get("model_type", default)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"config {path} is not valid JSON: {error}") from error
+    return _load_config_json(path).get("model_type", default)
 
 
 def normalize_config(raw):
