@@ -198,6 +198,10 @@ def worker(args):
         times = {key: [] for key in contenders}
         for _ in range(args.repeats):  # interleaved, so every contender sees the same load
             for key, function in contenders.items():
+                # Let the previous contender's thread pool go idle first: torch's OpenMP and XLA's
+                # Eigen workers spin for a while after a parallel region and would steal the
+                # cores from whatever runs next in this process.
+                time.sleep(args.settle)
                 start = time.perf_counter()
                 function()
                 times[key].append(time.perf_counter() - start)
@@ -289,6 +293,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny shape, batch 4 × 32, 2 repeats")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--settle", type=float, default=0.5, help="idle seconds between contenders")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--shapes", nargs="+", default=["minilm", "bert-base"], choices=sorted(SHAPES))
@@ -316,6 +321,8 @@ def main(argv=None):
         str(args.batch),
         "--length",
         str(args.length),
+        "--settle",
+        str(args.settle),
         "--shapes",
         *args.shapes,
     ]

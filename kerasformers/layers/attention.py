@@ -3,10 +3,13 @@
 Shapes: B batch, T query length, S key length, N heads, H head size, K key size.
 """
 
+import functools
+
 import keras
 from keras import ops
 
 from .core import fresh_initializer, quantized_sublayer_policies, sublayer_dtype
+from .dense import Dense
 from .rotary import apply_rotary
 
 #: KV caches are (B, 2, heads, length, size): the axis that counts cache slots.
@@ -36,7 +39,8 @@ class MultiHeadAttention(keras.layers.Layer):
     query with keys and values as they lie in memory (a (B, S, N, ·) cache made XLA copy both
     into that order at every step). Without a cache, the fused ``ops.dot_product_attention``
     kernel is used whenever no score-level feature (relative values, dropout, residual scores)
-    is needed.
+    is needed, except on JAX, where the explicit heads-first path with ``softmax_last_axis``
+    trains faster (XLA's CPU backend gains nothing from the fused form).
     """
 
     def __init__(
@@ -87,7 +91,7 @@ class MultiHeadAttention(keras.layers.Layer):
     def _dense(self, units, name, **options):
         """A projection with its own initial draw; int8 already if this layer was saved after
         ``Model.quantize``."""
-        return keras.layers.Dense(
+        return Dense(
             units,
             name=name,
             dtype=sublayer_dtype(self._sublayer_policies, name),
@@ -140,7 +144,7 @@ class MultiHeadAttention(keras.layers.Layer):
             or residual
             or (self.attention_dropout and training)
             or self.key_size != self.head_size
-            or _fused_float16_unsupported(qw.dtype)
+            or keras.backend.backend() == "jax"
         )
         scores = None
         if needs_scores:
@@ -182,8 +186,11 @@ class MultiHeadAttention(keras.layers.Layer):
         The returned scores leave out ``previous_scores`` and the bias, as bert4keras's RealFormer
         option does: each layer adds the previous layer's own scores, they do not accumulate.
         """
-        k_axes, v_axes = ("bnsk", "bnsh") if kv_heads_first else ("bsnk", "bsnh")
-        scores = ops.einsum(f"btnk,{k_axes}->bnts", qw, kw)
+        qh = ops.transpose(qw, (0, 2, 1, 3))  # heads-first: XLA multiplies these in place
+        kh, vh = (
+            (kw, vw) if kv_heads_first else (ops.transpose(kw, (0, 2, 1, 3)), ops.transpose(vw, (0, 2, 1, 3)))
+        )
+        scores = ops.matmul(qh, ops.swapaxes(kh, -1, -2))  # (B, N, T, S)
         if p_bias == "typical_relative":
             scores = scores + ops.einsum("btnk,tsk->bnts", qw, ops.cast(position_bias, qw.dtype))
         elif p_bias == "t5_relative" and position_bias is not None:
@@ -194,9 +201,9 @@ class MultiHeadAttention(keras.layers.Layer):
             scores = scores + previous_scores
         if attention_bias is not None:
             scores = scores + attention_bias
-        probs = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), qw.dtype)
+        probs = ops.cast(softmax_last_axis(ops.cast(scores, "float32")), qw.dtype)
         probs = self.dropout(probs, training=training)
-        out = ops.einsum(f"bnts,{v_axes}->btnh", probs, vw)
+        out = ops.transpose(ops.matmul(probs, vh), (0, 2, 1, 3))
         if p_bias == "typical_relative":
             out = out + ops.einsum("bnts,tsh->btnh", probs, ops.cast(position_bias, qw.dtype))
         return out, own_scores
@@ -247,14 +254,33 @@ class MultiHeadAttention(keras.layers.Layer):
         }
 
 
-def _fused_float16_unsupported(dtype):
-    """JAX's fused attention asks for float16 x float16 -> float32 products, which XLA's CPU
-    dot_general rejects; mixed_float16 on a JAX CPU then takes the explicit path."""
-    if dtype != "float16" or keras.backend.backend() != "jax":
-        return False
-    import jax
+def softmax_last_axis(scores):
+    """Softmax over the last axis. On JAX with a hand-written backward pass,
+    ``ds = p * (g - sum(g * p))`` from the saved probabilities: autodiff of ``jax.nn.softmax``
+    recomputes and reduces more, and took twice as long in an attention backward pass on CPU."""
+    if keras.backend.backend() != "jax":
+        return ops.softmax(scores, axis=-1)
+    return _jax_softmax()(scores)
 
-    return jax.default_backend() == "cpu"
+
+@functools.cache
+def _jax_softmax():
+    import jax
+    import jax.numpy as jnp
+
+    @jax.custom_vjp
+    def softmax(scores):
+        return jax.nn.softmax(scores, axis=-1)
+
+    def forward(scores):
+        probs = jax.nn.softmax(scores, axis=-1)
+        return probs, probs
+
+    def backward(probs, grad):
+        return ((grad - jnp.sum(grad * probs, axis=-1, keepdims=True)) * probs,)
+
+    softmax.defvjp(forward, backward)
+    return softmax
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")

@@ -4,6 +4,7 @@ import keras
 
 from .activations import get_activation
 from .core import fresh_initializer, quantized_sublayer_policies, sublayer_dtype
+from .dense import Dense
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -31,7 +32,7 @@ class FeedForward(keras.layers.Layer):
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.input_denses = [
-            keras.layers.Dense(
+            Dense(
                 units,
                 use_bias=use_bias,
                 kernel_initializer=fresh_initializer(self.kernel_initializer),
@@ -52,7 +53,7 @@ class FeedForward(keras.layers.Layer):
     def build(self, input_shape):
         for dense in self.input_denses:
             dense.build(input_shape)
-        self.o_dense = keras.layers.Dense(
+        self.o_dense = Dense(
             input_shape[-1],
             use_bias=self.use_bias,
             kernel_initializer=fresh_initializer(self.kernel_initializer),

@@ -121,3 +121,32 @@ def test_convert_to_int8_keras_model(tmp_path):
     )
     assert result.exit_code == 1 and "--dtype int8 needs --to keras" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_torch_int8_product_matches_keras_own_path(monkeypatch):
+    """On PyTorch's CPU, inference takes torch._int_mm (oneDNN's int8 kernels) instead of Keras's
+    int32-cast matmul; it must give Keras's numbers, and training must keep Keras's path."""
+    import keras
+
+    if keras.backend.backend() != "torch":
+        pytest.skip("the fast int8 product is PyTorch-only")
+    import torch
+
+    from kerasformers.layers.dense import Dense
+
+    layer = Dense(29, activation="gelu")
+    layer.build((None, 48))
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.normal(0, 0.3, (48, 29)).astype("float32"), rng.normal(0, 0.3, 29).astype("float32")])
+    layer.quantize("int8")
+    inputs = torch.from_numpy(rng.normal(0, 1.5, (3, 5, 48)).astype("float32"))
+    calls = []
+    int_mm = torch._int_mm
+    monkeypatch.setattr(torch, "_int_mm", lambda *args: calls.append(1) or int_mm(*args))
+
+    reference = layer(inputs.clone().requires_grad_(True))  # Keras's path: a gradient is asked for
+    assert not calls
+    with torch.no_grad():
+        fast = layer(inputs)
+    assert calls == [1]
+    np.testing.assert_allclose(fast.numpy(), reference.detach().numpy(), rtol=1e-5, atol=1e-5)
