@@ -137,7 +137,9 @@ def test_torch_int8_product_matches_keras_own_path(monkeypatch):
     layer = Dense(29, activation="gelu")
     layer.build((None, 48))
     rng = np.random.default_rng(1)
-    layer.set_weights([rng.normal(0, 0.3, (48, 29)).astype("float32"), rng.normal(0, 0.3, 29).astype("float32")])
+    layer.set_weights(
+        [rng.normal(0, 0.3, (48, 29)).astype("float32"), rng.normal(0, 0.3, 29).astype("float32")]
+    )
     layer.quantize("int8")
     inputs = torch.from_numpy(rng.normal(0, 1.5, (3, 5, 48)).astype("float32"))
     calls = []
