@@ -161,7 +161,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 kv_heads_first=cache is not None,
             )
         else:
-            out = ops.dot_product_attention(qw, kw, vw, bias=attention_bias, scale=scale)
+            out = fused_attention(qw, kw, vw, attention_bias, scale)
         out_shape = ops.shape(out)
         out = self.o_dense(ops.reshape(out, (out_shape[0], out_shape[1], self.heads * self.head_size)))
         extras = [x for x in (new_cache, scores if return_scores else None) if x is not None]
@@ -252,6 +252,20 @@ class MultiHeadAttention(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "quantized_sublayers": quantized_sublayer_policies(self._flatten_layers(include_self=False)),
         }
+
+
+def fused_attention(qw, kw, vw, bias, scale):
+    """softmax(q·kᵀ·scale + bias)·v on (B, T|S, N, ·) tensors with one fused kernel. On PyTorch it
+    calls SDPA on heads-first views directly: Keras's wrapper makes each of q, k and v contiguous
+    first, three copies per layer that SDPA does not need."""
+    if keras.backend.backend() != "torch":
+        return ops.dot_product_attention(qw, kw, vw, bias=bias, scale=scale)
+    import torch
+
+    out = torch.nn.functional.scaled_dot_product_attention(
+        qw.transpose(1, 2), kw.transpose(1, 2), vw.transpose(1, 2), attn_mask=bias, scale=scale
+    )
+    return out.transpose(1, 2)
 
 
 def softmax_last_axis(scores):

@@ -1,4 +1,4 @@
-"""``keras.layers.Dense`` with an int8 product that runs on int8 kernels on PyTorch's CPU.
+"""``keras.layers.Dense`` with PyTorch paths that use its fused kernels (float32 and int8).
 
 After ``Model.quantize("int8")`` Keras computes ``int8 inputs · int8 kernel`` with
 ``ops.matmul``; on a PyTorch CPU tensor that casts both to int32 and multiplies them with
@@ -14,7 +14,19 @@ import keras
 
 @keras.saving.register_keras_serializable(package="kerasformers")
 class Dense(keras.layers.Dense):
-    """A Keras ``Dense``; only its int8 inference path differs, and only on PyTorch."""
+    """A Keras ``Dense``; only its PyTorch paths differ: float32 runs ``F.linear`` (one fused
+    ``addmm`` kernel where Keras runs a matmul then a separate bias add), int8 inference runs
+    ``torch._int_mm``."""
+
+    def call(self, inputs, training=None):
+        if keras.backend.backend() != "torch":
+            return super().call(inputs, training=training)
+        import torch
+
+        kernel = keras.ops.convert_to_tensor(self.kernel)  # with LoRA: kernel + A·B, as Keras's
+        bias = None if self.bias is None else keras.ops.convert_to_tensor(self.bias)
+        x = torch.nn.functional.linear(inputs, kernel.T, bias)
+        return x if self.activation is None else self.activation(x)
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Keras refuses to quantise subclasses; this one keeps Keras's weights and every mode."""
