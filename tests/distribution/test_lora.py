@@ -70,7 +70,9 @@ def test_adapters_reach_every_projection_and_merge_exactly(family, extra, expect
     assert len(lora.enable_lora(model, rank=4, alpha=8, targets=targets)) == expected
     trainable = {v.path.rsplit("/", 1)[-1] for v in model.trainable_weights}
     assert trainable == {"lora_kernel_a", "lora_kernel_b", "lora_embeddings_a", "lora_embeddings_b"}
-    np.testing.assert_allclose(forward(), base, atol=1e-6)  # B = 0: no change yet
+    # B = 0: no change yet. A direct call and a compiled predict are different XLA programs, whose
+    # float32 sums may round apart by a few ulps (1.1e-6 seen on an AVX-512 CPU at values ≈ 2).
+    np.testing.assert_allclose(forward(), base, rtol=1e-5, atol=1e-5)
     random_adapters(model)
     adapted = forward()
     assert np.abs(adapted - base).max() > 1e-2
