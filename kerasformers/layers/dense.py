@@ -7,6 +7,9 @@ product (exact int32 sums, any shape) on oneDNN's int8 kernels. The quantisation
 the scales and the result follow Keras's own formulas (written here as in-place torch ops: Keras's
 quantizer, six eager kernels per call, cost three times the int8 product), so every backend
 computes the same numbers up to float rounding.
+
+The blocks' projections (attention, feed-forward, GAU, sparse attention) use this class; a new
+block should too.
 """
 
 import keras

@@ -20,6 +20,7 @@ from keras import ops
 from ..numerics import NEG_INF
 from .activations import get_activation
 from .core import fresh_initializer
+from .dense import Dense
 from .rotary import apply_rotary
 
 _NORMALIZATIONS = ("softmax", "squared_relu", "softmax_plus")
@@ -75,7 +76,7 @@ class GatedAttentionUnit(keras.layers.Layer):
         self.k_gamma = self.add_weight(name="k_gamma", shape=(self.key_size,), initializer="ones")
         if self.use_bias:
             self.k_beta = self.add_weight(name="k_beta", shape=(self.key_size,), initializer="zeros")
-        self.i_dense = keras.layers.Dense(
+        self.i_dense = Dense(
             2 * self.units + self.key_size,
             use_bias=self.use_bias,
             activation=get_activation(self.activation),
@@ -83,7 +84,7 @@ class GatedAttentionUnit(keras.layers.Layer):
             name="i_dense",
         )
         self.i_dense.build(input_shape)
-        self.o_dense = keras.layers.Dense(
+        self.o_dense = Dense(
             hidden,
             use_bias=self.use_bias,
             kernel_initializer=fresh_initializer(self.kernel_initializer),

@@ -25,6 +25,7 @@ from keras import ops
 
 from ..numerics import NEG_INF
 from .core import fresh_initializer
+from .dense import Dense
 
 
 class _ReshapedSelfAttention(keras.layers.Layer):
@@ -58,7 +59,7 @@ class _ReshapedSelfAttention(keras.layers.Layer):
     def build(self, input_shape):
         hidden = input_shape[-1]
         out_dim = self.out_dim or hidden
-        dense = lambda units, name: keras.layers.Dense(  # noqa: E731
+        dense = lambda units, name: Dense(  # noqa: E731
             units,
             use_bias=self.use_bias,
             kernel_initializer=fresh_initializer(self.kernel_initializer),
