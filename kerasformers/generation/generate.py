@@ -58,7 +58,7 @@ class _Runner:
             else:  # one XLA program per configuration, as on JAX (eager TF ran 0.1-0.2x transformers)
                 import tensorflow as tf
 
-                self.compiled[key] = tf.function(self._pure(fn), jit_compile=True, reduce_retracing=False)
+                self.compiled[key] = tf.function(self._pure(fn), jit_compile=True)
         return self.compiled[key](values, *args)
 
     def _pure(self, fn):

@@ -14,6 +14,8 @@ block should too.
 
 import keras
 
+_INT8_RANGE = (-127, 127)  # Keras's symmetric int8 range, which the fast path assumes
+
 
 @keras.saving.register_keras_serializable(package="kerasformers")
 class Dense(keras.layers.Dense):
@@ -41,10 +43,10 @@ class Dense(keras.layers.Dense):
         import torch
 
         # Keras's AbsMaxQuantizer(axis=-1): one scale per token, rounded and clipped in place.
-        scale = (127.0 / (inputs.abs().amax(-1, keepdim=True) + self.inputs_quantizer.epsilon)).to(
+        scale = (_INT8_RANGE[1] / (inputs.abs().amax(-1, keepdim=True) + self.inputs_quantizer.epsilon)).to(
             inputs.dtype
         )
-        quantized = (inputs * scale).round_().clamp_(-127, 127).to(torch.int8)
+        quantized = (inputs * scale).round_().clamp_(*_INT8_RANGE).to(torch.int8)
         products = torch._int_mm(quantized.reshape(-1, quantized.shape[-1]), self._kernel.value)
         # int32 × (1 / token scale) → float in one kernel, then × (1 / channel scale) + bias in one.
         x = products.reshape(*quantized.shape[:-1], -1) * scale.reciprocal()
@@ -64,14 +66,13 @@ def _torch_int8_inference(inputs, layer):
     no LoRA, and no gradient asked for (Keras's path carries the custom gradient that training needs)."""
     if keras.backend.backend() != "torch" or layer.lora_enabled:
         return False
-    quantizer = layer.inputs_quantizer  # Keras's default per-token one, which the fast path mirrors
-    if not isinstance(quantizer, keras.quantizers.AbsMaxQuantizer) or tuple(quantizer.value_range) != (
-        -127,
-        127,
-    ):
+    quantizer = layer.inputs_quantizer  # the fast path mirrors Keras's default per-token one
+    default = (
+        isinstance(quantizer, keras.quantizers.AbsMaxQuantizer)
+        and tuple(quantizer.value_range) == _INT8_RANGE
+    )
+    if not default or inputs.device.type != "cpu":
         return False
     import torch
 
-    if inputs.device.type != "cpu":
-        return False
     return not (torch.is_grad_enabled() and inputs.requires_grad)
